@@ -1,0 +1,149 @@
+"""`chatflow validate`, `chatflow schema` and `chatflow migrate`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, List, Optional
+
+import typer
+from ruamel.yaml import YAML
+
+from controller.manifests import migrations, schema
+from controller.manifests.catalog import Catalog, from_load
+from controller.manifests.diagnostics import sort_key
+from controller.manifests.loader import LoadResult, discover, load_paths
+
+from .context import RepoOption, RootOption, workspace
+from .main import app
+from .output import Format, console, emit_json, err_console, print_diagnostics
+
+
+def load_with(root: Path, extra: list[Path]) -> tuple[Catalog, int]:
+    """Load the manifest root plus any extra paths outside it; diagnostics are relative to cwd."""
+    files = discover(root) if root.exists() else []
+    seen = {f.resolve() for f in files}
+    for p in extra:
+        for f in discover(p):
+            if f.resolve() not in seen:
+                seen.add(f.resolve())
+                files.append(f)
+    result: LoadResult = load_paths(files, Path.cwd())
+    return from_load(result, root), len(files)
+
+
+@app.command()
+def validate(
+    paths: Optional[List[Path]] = typer.Argument(None, help="Files or folders to report on (default: the manifest root)."),
+    strict: bool = typer.Option(False, "--strict", help="Treat warnings as errors."),
+    output: Format = typer.Option(Format.text, "-o", "--output", help="text for people, json for programs."),
+    repo: Optional[Path] = RepoOption,
+    root: str = RootOption,
+) -> None:
+    """Validate manifests: schema, flow graph, templates, accounts, channel limits, secrets.
+
+    References (accounts, flows named by tests and start_flow) resolve against the whole manifest
+    root, while only the PATHs given are reported. Exit 0 when there are no errors (warnings are
+    allowed unless --strict), 1 otherwise.
+
+    Examples:
+      chatflow validate                    # the whole flows.d/
+      chatflow validate flows.d/faq.yaml   # one file, checked against the rest
+      chatflow validate -o json --strict
+    """
+    ws = workspace(repo, root, None)
+    targets = [p for p in (paths or [])]
+    missing = [p for p in targets if not p.exists()]
+    if missing:
+        err_console.print(f"[red]error:[/red] no such file or folder: {', '.join(map(str, missing))}")
+        raise typer.Exit(2)
+    if not targets and not ws.root.exists():
+        err_console.print(
+            f"[red]error:[/red] manifest root {ws.shown(ws.root)} does not exist; "
+            "pass a PATH, or --root, or create it with `chatflow new NAME --trigger manual`"
+        )
+        raise typer.Exit(2)
+    catalog, count = load_with(ws.root, targets)
+    if targets:
+        shown = [ws.shown(p) if p.is_absolute() else str(p).rstrip("/") for p in targets]
+        diagnostics = catalog.for_paths([s if s != "." else "" for s in shown]) if "." not in shown else catalog.diagnostics
+        count = sum(len(discover(p)) for p in targets)
+    else:
+        diagnostics = catalog.diagnostics
+    if strict:
+        diagnostics = [d.as_error() for d in diagnostics]
+    diagnostics.sort(key=sort_key)
+    failed = any(d.is_error for d in diagnostics)
+    if output is Format.json:
+        emit_json(
+            {
+                "ok": not failed,
+                "files": count,
+                "errors": sum(1 for d in diagnostics if d.is_error),
+                "warnings": sum(1 for d in diagnostics if not d.is_error),
+                "diagnostics": [d.to_json() for d in diagnostics],
+            }
+        )
+    else:
+        print_diagnostics(diagnostics, count)
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command("schema")
+def schema_cmd(
+    check: bool = typer.Option(False, "--check", help="Fail (exit 1) when the files are missing or stale; write nothing."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder to write (default: <repo>/schemas)."),
+    repo: Optional[Path] = RepoOption,
+) -> None:
+    """Write the JSON Schemas of the manifest kinds to schemas/.
+
+    Editors use them through the modeline at the top of each manifest:
+      # yaml-language-server: $schema=../schemas/chatflow.schema.json
+    CI runs `chatflow schema --check` so the checked-in files never go stale.
+    """
+    ws = workspace(repo, "flows.d", None)
+    directory = out or ws.repo / "schemas"
+    if check:
+        stale = schema.stale(directory)
+        if stale:
+            err_console.print(f"[red]stale:[/red] {', '.join(stale)} in {ws.shown(directory)}; run `chatflow schema` and commit")
+            raise typer.Exit(1)
+        console.print(f"schemas in {ws.shown(directory)} are current")
+        return
+    written = schema.write(directory)
+    console.print(f"wrote {len(written)} file(s) to {ws.shown(directory)}" if written else f"schemas in {ws.shown(directory)} are current")
+
+
+@app.command()
+def migrate(
+    write: bool = typer.Option(False, "--write", help="Rewrite the files in place (comments kept)."),
+    repo: Optional[Path] = RepoOption,
+    root: str = RootOption,
+) -> None:
+    """Upgrade manifests to the current apiVersion, one ordered step per version.
+
+    Without --write it lists what would change and exits 1 when anything is out of date.
+    """
+    ws = workspace(repo, root, None)
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    outdated = 0
+    for path in discover(ws.root) if ws.root.exists() else []:
+        docs: list[Any] = list(yaml.load_all(path.read_text(encoding="utf-8")))
+        changes = []
+        for i, doc in enumerate(docs):
+            if isinstance(doc, dict):
+                steps = migrations.pending(str(doc.get("apiVersion", migrations.CURRENT)))
+                if steps:
+                    docs[i], _ = migrations.migrate(doc)
+                    changes.extend(s.summary for s in steps)
+        if changes:
+            outdated += 1
+            console.print(f"{ws.shown(path)}: {'; '.join(changes)}")
+            if write:
+                with path.open("w", encoding="utf-8") as fh:
+                    yaml.dump_all(docs, fh)
+    if outdated == 0:
+        console.print(f"every manifest is current ({migrations.CURRENT})")
+        return
+    if not write:
+        raise typer.Exit(1)

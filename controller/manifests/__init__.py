@@ -1,0 +1,1 @@
+"""Desired state: manifest models, loading, validation, diagnostics, migrations, expressions."""

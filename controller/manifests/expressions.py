@@ -1,0 +1,257 @@
+"""The expression sandbox: Jinja2's sandbox with the names, tests and filters of DESIGN §7.
+
+Validation parses every template and condition with it (`check_template`, `check_expression`);
+the engine renders and evaluates with it (`render`, `evaluate`). Nothing here uses `eval`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Callable, Mapping
+
+from jinja2 import ChainableUndefined, TemplateError, TemplateSyntaxError, nodes
+from jinja2.parser import Parser
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+ROOT_NAMES = frozenset({"contact", "message", "reply", "account", "vars", "trigger", "flow", "channel"})
+MAX_REGEX_INPUT = 10_000
+MAX_RENDERED = 64 * 1024
+
+
+class ExpressionError(Exception):
+    """A template or expression that failed to compile or to run."""
+
+
+def _text(value: Any) -> str:
+    return "" if value is None or isinstance(value, ChainableUndefined) else str(value)
+
+
+def _contains(value: Any, part: Any) -> bool:
+    if isinstance(value, (list, tuple, dict)):
+        return part in value
+    return _text(part).casefold() in _text(value).casefold()
+
+
+def _startswith(value: Any, prefix: Any) -> bool:
+    return _text(value).casefold().startswith(_text(prefix).casefold())
+
+
+def _endswith(value: Any, suffix: Any) -> bool:
+    return _text(value).casefold().endswith(_text(suffix).casefold())
+
+
+def _blank(value: Any) -> bool:
+    return _text(value).strip() == ""
+
+
+@lru_cache(maxsize=1024)
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _matches(value: Any, pattern: str) -> bool:
+    return _regex(pattern).search(_text(value)[:MAX_REGEX_INPUT]) is not None
+
+
+def _fullmatch(value: Any, pattern: str) -> bool:
+    return _regex(pattern).fullmatch(_text(value)[:MAX_REGEX_INPUT]) is not None
+
+
+def to_number(value: Any) -> float | int | None:
+    """`"42"` -> 42, `" 3.5 "` -> 3.5, anything else -> None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    text = _text(value).strip().replace(",", "")
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            number = float(text)
+        except ValueError:
+            return None
+        return number if number == number and number not in (float("inf"), float("-inf")) else None
+
+
+_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%Y/%m/%d", "%d %b %Y", "%d %B %Y", "%b %d %Y", "%B %d %Y")
+
+
+def to_date(value: Any) -> _dt.date | None:
+    """ISO dates and a few common day-first forms -> date; anything else -> None."""
+    if isinstance(value, _dt.datetime):
+        return value.date()
+    if isinstance(value, _dt.date):
+        return value
+    text = " ".join(_text(value).replace(",", " ").split())
+    if not text:
+        return None
+    try:
+        return _dt.datetime.fromisoformat(text).date()
+    except ValueError:
+        pass
+    for fmt in _DATE_FORMATS:
+        try:
+            return _dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+TESTS: dict[str, Callable[..., bool]] = {
+    "contains": _contains,
+    "startswith": _startswith,
+    "endswith": _endswith,
+    "blank": _blank,
+    "matches": _matches,
+    "fullmatch": _fullmatch,
+    "number": lambda v: to_number(v) is not None,
+    "date": lambda v: to_date(v) is not None,
+}
+
+FILTERS: dict[str, Callable[..., Any]] = {
+    "number": to_number,
+    "date": to_date,
+}
+
+
+class _Undefined(ChainableUndefined):
+    """Missing names render as empty and compare false, so a typo never crashes a conversation."""
+
+    __slots__ = ()
+
+
+def _environment() -> ImmutableSandboxedEnvironment:
+    env = ImmutableSandboxedEnvironment(undefined=_Undefined, autoescape=False, keep_trailing_newline=True)
+    env.tests.update(TESTS)
+    env.filters.update(FILTERS)
+    env.globals = {"range": env.globals["range"]}
+    return env
+
+
+ENV = _environment()
+
+
+@dataclass(frozen=True)
+class Check:
+    """What validation learns from one template or expression."""
+
+    error: str | None = None
+    code: str | None = None  # CF111 syntax, CF112 unknown filter/test, CF113 unknown name
+    reads: frozenset[str] = frozenset()  # `vars.X` names read
+
+
+OK = Check()
+
+
+def is_template(source: str) -> bool:
+    return "{{" in source or "{%" in source or "{#" in source
+
+
+@lru_cache(maxsize=65536)
+def check_template(source: str) -> Check:
+    if not is_template(source):
+        return OK
+    try:
+        tree = ENV.parse(source)
+    except TemplateSyntaxError as exc:
+        return Check(f"template does not compile: {exc.message} (template line {exc.lineno})", "CF111")
+    return _inspect(tree)
+
+
+@lru_cache(maxsize=65536)
+def check_expression(source: str) -> Check:
+    try:
+        tree = _parse_expression(source)
+    except TemplateSyntaxError as exc:
+        return Check(f"expression does not compile: {exc.message}", "CF111")
+    return _inspect(tree)
+
+
+def _parse_expression(source: str) -> nodes.Expr:
+    parser = Parser(ENV, source, state="variable")
+    expr = parser.parse_expression()
+    if not parser.stream.eos:
+        raise TemplateSyntaxError(
+            f"unexpected {parser.stream.current.value!r} after the expression", parser.stream.current.lineno
+        )
+    return expr
+
+
+def _inspect(tree: nodes.Node) -> Check:
+    for f in tree.find_all(nodes.Filter):
+        if f.name not in ENV.filters:
+            return Check(f"unknown filter `{f.name}`; filters: {_names(ENV.filters)}", "CF112")
+    for t in tree.find_all(nodes.Test):
+        if t.name not in ENV.tests:
+            return Check(f"unknown test `{t.name}`; tests: {_names(ENV.tests)}", "CF112")
+    stored = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    allowed = ROOT_NAMES | stored | set(ENV.globals) | {"true", "false", "none", "True", "False", "None"}
+    for n in tree.find_all(nodes.Name):
+        if n.ctx == "load" and n.name not in allowed:
+            return Check(
+                f"unknown name `{n.name}`; names are: {', '.join(sorted(ROOT_NAMES))}",
+                "CF113",
+            )
+    reads: set[str] = set()
+    for g in tree.find_all(nodes.Getattr):
+        if isinstance(g.node, nodes.Name) and g.node.name == "vars":
+            reads.add(g.attr)
+    for g in tree.find_all(nodes.Getitem):
+        if isinstance(g.node, nodes.Name) and g.node.name == "vars" and isinstance(g.arg, nodes.Const):
+            reads.add(str(g.arg.value))
+    return Check(reads=frozenset(reads))
+
+
+def _names(table: Mapping[str, Any]) -> str:
+    ours = [n for n in table if n in TESTS or n in FILTERS]
+    return ", ".join(sorted(ours)) + ", and Jinja's built-ins"
+
+
+# ---- running (the engine) ------------------------------------------------------------------
+
+
+@lru_cache(maxsize=8192)
+def _template(source: str) -> Any:
+    try:
+        return ENV.from_string(source)
+    except TemplateSyntaxError as exc:
+        raise ExpressionError(f"template does not compile: {exc.message}") from None
+
+
+@lru_cache(maxsize=8192)
+def _expression(source: str) -> Any:
+    try:
+        _parse_expression(source)
+        return ENV.compile_expression(source, undefined_to_none=True)
+    except TemplateSyntaxError as exc:
+        raise ExpressionError(f"expression does not compile: {exc.message}") from None
+
+
+def render(source: str, context: Mapping[str, Any]) -> str:
+    """Render a text field. Plain text is returned as it is."""
+    if not is_template(source):
+        return source
+    try:
+        out = _template(source).render(context)
+    except TemplateError as exc:
+        raise ExpressionError(f"template failed: {exc}") from None
+    except (ArithmeticError, ValueError, TypeError, re.error) as exc:
+        raise ExpressionError(f"template failed: {exc}") from None
+    return out[:MAX_RENDERED]
+
+
+def evaluate(source: str, context: Mapping[str, Any]) -> Any:
+    """Evaluate a condition or value expression."""
+    try:
+        value = _expression(source)(**context)
+    except ExpressionError:
+        raise
+    except TemplateError as exc:
+        raise ExpressionError(f"expression failed: {exc}") from None
+    except (ArithmeticError, ValueError, TypeError, re.error) as exc:
+        raise ExpressionError(f"expression failed: {exc}") from None
+    return None if isinstance(value, ChainableUndefined) else value

@@ -1,0 +1,328 @@
+"""Safe YAML loading: fast C parse first, the position-keeping parser only to place a diagnostic."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from ruamel.yaml import YAML
+from ruamel.yaml.constructor import SafeConstructor
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    NodeEvent,
+    ScalarEvent,
+)
+
+from .diagnostics import Diagnostic
+
+MAX_FILE_BYTES = 1024 * 1024
+MAX_EXPANDED_NODES = 200_000
+MANIFEST_SUFFIXES = (".yaml", ".yml")
+
+Loc = tuple[str | int, ...]
+
+
+class _Constructor(SafeConstructor):
+    """The safe constructor, except that timestamps stay the strings they were written as."""
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", SafeConstructor.construct_yaml_str)
+
+
+def _fast_yaml() -> YAML:
+    yaml = YAML(typ="safe", pure=False)
+    yaml.Constructor = _Constructor
+    return yaml
+
+
+_FAST = _fast_yaml()
+# A tag or an alias can only start after white space or a flow indicator; most files have neither.
+_MAYBE_TAG = re.compile(r"(?:^|[\s\[\{,])!", re.M)
+_MAYBE_ALIAS = re.compile(r"(?:^|[\s\[\{,])\*", re.M)
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A manifest file's text, with the path diagnostics print."""
+
+    path: str
+    text: str
+    blob: str | None = None  # git object id when read from a commit
+
+
+@dataclass
+class RawDocument:
+    """One YAML document of a file, before the models see it."""
+
+    file: SourceFile
+    index: int
+    data: Any
+
+    def locate(self, loc: Loc, want: str = "value") -> tuple[int, int]:
+        return locate(self.file.text, self.index, loc, want)
+
+
+@dataclass
+class LoadResult:
+    documents: list[RawDocument] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def merge(self, other: "LoadResult") -> None:
+        self.documents.extend(other.documents)
+        self.diagnostics.extend(other.diagnostics)
+
+
+def decode(path: str, data: bytes) -> tuple[SourceFile | None, list[Diagnostic]]:
+    """Bytes of a file -> its text, or CF001/CF002 with the place of the problem."""
+    if len(data) > MAX_FILE_BYTES:
+        return None, [
+            Diagnostic.make(
+                "CF001",
+                f"file is {len(data)} bytes; manifests are limited to {MAX_FILE_BYTES} bytes (1 MiB)",
+                path,
+                hint="split the file: every file under the root may hold several documents, "
+                "and any number of files may be used",
+            )
+        ]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line = before.count(b"\n") + 1
+        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        return None, [
+            Diagnostic.make(
+                "CF002",
+                f"byte 0x{data[exc.start]:02x} is not valid UTF-8",
+                path,
+                line,
+                column,
+                hint="save the file as UTF-8",
+            )
+        ]
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return SourceFile(path, text), []
+
+
+def parse(source: SourceFile) -> LoadResult:
+    """Parse every document of one file; never raises for bad input."""
+    result = LoadResult()
+    path, text = source.path, source.text
+    if _MAYBE_TAG.search(text) or _MAYBE_ALIAS.search(text):
+        problem = _scan_events(source)
+        if problem is not None:
+            result.diagnostics.append(problem)
+            return result
+    try:
+        docs = list(_FAST.load_all(text))
+    except MarkedYAMLError as exc:
+        result.diagnostics.append(_yaml_error(path, exc))
+        return result
+    except YAMLError as exc:  # unmarked errors (rare: reader errors)
+        result.diagnostics.append(Diagnostic.make("CF003", _first_line(str(exc)), path))
+        return result
+    except RecursionError:
+        result.diagnostics.append(
+            Diagnostic.make("CF003", "the document nests too deeply", path, hint="flatten the structure")
+        )
+        return result
+    for index, data in enumerate(docs):
+        if data is None:
+            continue  # an empty document (e.g. a trailing `---`)
+        result.documents.append(RawDocument(source, index, data))
+    if not result.documents and not result.diagnostics:
+        result.diagnostics.append(
+            Diagnostic.make("CF008", "the file holds no YAML documents", path, hint="add a manifest or delete the file")
+        )
+    return result
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else "YAML error"
+
+
+def _yaml_error(path: str, exc: MarkedYAMLError) -> Diagnostic:
+    mark = exc.problem_mark or exc.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    problem = (exc.problem or exc.context or "YAML error").strip()
+    if type(exc).__name__ == "DuplicateKeyError":
+        key = re.search(r'duplicate key "(.*?)"', problem)
+        name = key.group(1) if key else "?"
+        first = exc.context_mark
+        where = f" (first at line {first.line + 1})" if first is not None else ""
+        return Diagnostic.make(
+            "CF004",
+            f"duplicate key `{name}`{where}",
+            path,
+            line,
+            column,
+            hint="a key may appear once per mapping; remove or rename one of them",
+        )
+    if "constructor for the tag" in problem:
+        return Diagnostic.make("CF005", problem, path, line, column, hint="remove the tag; manifests are plain data")
+    context = f" {exc.context.strip()}" if exc.context and exc.problem else ""
+    return Diagnostic.make("CF003", f"{problem}{context}", path, line, column, hint=_syntax_hint(problem))
+
+
+def _syntax_hint(problem: str) -> str | None:
+    if "tab" in problem:
+        return "indent with spaces, not tabs"
+    if "mapping values are not allowed" in problem:
+        return "quote a value that contains `: `"
+    if "could not find expected ':'" in problem or "expected <block end>" in problem:
+        return "check the indentation of this line against the lines above"
+    return None
+
+
+def _scan_events(source: SourceFile) -> Diagnostic | None:
+    """Reject explicit tags and alias bombs before constructing anything."""
+    sizes: list[int] = []  # expanded node count of each open collection
+    anchors: dict[str, int] = {}
+    open_anchor: list[str | None] = []
+    total = 0
+    try:
+        for event in _FAST.parse(source.text):
+            if isinstance(event, NodeEvent) and not isinstance(event, AliasEvent):
+                tag = getattr(event, "tag", None)
+                explicit = tag is not None and not (isinstance(event, ScalarEvent) and tag == "!")
+                if explicit:
+                    mark = event.start_mark
+                    return Diagnostic.make(
+                        "CF005",
+                        f"YAML tag `{tag}` is not allowed",
+                        source.path,
+                        mark.line + 1,
+                        mark.column + 1,
+                        hint="remove the tag; manifests are plain data (quote the value if it must stay a string)",
+                    )
+            if isinstance(event, CollectionStartEvent):
+                sizes.append(1)
+                open_anchor.append(event.anchor)
+                continue
+            if isinstance(event, CollectionEndEvent):
+                size = sizes.pop()
+                anchor = open_anchor.pop()
+                if anchor:
+                    anchors[anchor] = size
+                node_size = size
+            elif isinstance(event, ScalarEvent):
+                node_size = 1
+                if event.anchor:
+                    anchors[event.anchor] = 1
+            elif isinstance(event, AliasEvent):
+                node_size = anchors.get(event.anchor, 1)
+            else:
+                continue
+            if sizes:
+                sizes[-1] += node_size
+            total += node_size if isinstance(event, AliasEvent) else 0
+            if total > MAX_EXPANDED_NODES or (sizes and sizes[-1] > MAX_EXPANDED_NODES):
+                mark = event.start_mark
+                return Diagnostic.make(
+                    "CF006",
+                    f"aliases expand to more than {MAX_EXPANDED_NODES} nodes",
+                    source.path,
+                    mark.line + 1,
+                    mark.column + 1,
+                    hint="write the data out instead of nesting aliases",
+                )
+    except MarkedYAMLError as exc:
+        return _yaml_error(source.path, exc)
+    except YAMLError as exc:
+        return Diagnostic.make("CF003", _first_line(str(exc)), source.path)
+    return None
+
+
+def discover(root: Path) -> list[Path]:
+    """Every manifest file under root, recursively, in a stable order (hidden dirs skipped)."""
+    if root.is_file():
+        return [root]
+    found = [
+        p
+        for p in root.rglob("*")
+        if p.suffix in MANIFEST_SUFFIXES
+        and p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    ]
+    return sorted(found)
+
+
+def load_paths(paths: Iterable[Path], display_base: Path | None = None) -> LoadResult:
+    """Read and parse files from disk."""
+    result = LoadResult()
+    for p in paths:
+        shown = _display(p, display_base)
+        try:
+            data = p.read_bytes()
+        except OSError as exc:
+            result.diagnostics.append(Diagnostic.make("CF003", f"cannot read file: {exc.strerror}", shown))
+            continue
+        result.merge(load_bytes(shown, data))
+    return result
+
+
+def load_bytes(path: str, data: bytes, blob: str | None = None) -> LoadResult:
+    source, problems = decode(path, data)
+    if source is None:
+        return LoadResult([], problems)
+    if blob is not None:
+        source = SourceFile(source.path, source.text, blob)
+    return parse(source)
+
+
+def _display(p: Path, base: Path | None) -> str:
+    if base is not None:
+        try:
+            return str(p.resolve().relative_to(base.resolve()))
+        except ValueError:
+            pass
+    return str(p)
+
+
+# ---- positions ---------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=64)
+def _round_trip(text: str) -> Sequence[Any]:
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = True
+    try:
+        return list(yaml.load_all(text))
+    except Exception:  # the fast parse succeeded, so this is only a fallback to 1:1
+        return []
+
+
+def locate(text: str, doc_index: int, loc: Loc, want: str = "value") -> tuple[int, int]:
+    """1-based (line, column) of the node at `loc` in document `doc_index`.
+
+    `want` is "value" (the node itself), or "key" (the key that holds it). Path elements that
+    do not exist in the document (pydantic's union tags, a missing field's name) are skipped,
+    so the deepest existing node is placed.
+    """
+    docs = _round_trip(text)
+    if doc_index >= len(docs):
+        return 1, 1
+    node = docs[doc_index]
+    position = _node_position(node) or (0, 0)
+    for element in loc:
+        if isinstance(node, dict) and hasattr(node, "lc") and element in node:
+            position = node.lc.key(element) if want == "key" else node.lc.value(element)
+            node = node[element]
+        elif isinstance(node, list) and hasattr(node, "lc") and isinstance(element, int) and 0 <= element < len(node):
+            position = node.lc.item(element)
+            node = node[element]
+    return position[0] + 1, position[1] + 1
+
+
+def _node_position(node: Any) -> tuple[int, int] | None:
+    lc = getattr(node, "lc", None)
+    if lc is None or lc.line is None:
+        return None
+    return lc.line, lc.col

@@ -1,0 +1,415 @@
+"""Semantic validation beyond the schema: graph, templates, triggers, accounts, limits, secrets."""
+
+from __future__ import annotations
+
+import difflib
+from collections import defaultdict
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from . import expressions
+from .components import SECRET_HEADER, Condition, Goto, Http, Send, _Content
+from .diagnostics import Diagnostic
+from .documents import Document
+from .limits import LIMITS, VIBER_SENDER_NAME
+from .models import Account, Flow, FlowTest, ViberAccountSpec, fold_keyword
+
+NODES = ("spec", "nodes")
+
+
+def validate_documents(documents: list[Document], secret_root: Path | None = None) -> list[Diagnostic]:
+    """Every cross-document and per-flow rule; documents already passed the schema."""
+    out: list[Diagnostic] = []
+    out.extend(_duplicate_names(documents))
+    accounts = {d.name: d for d in documents if isinstance(d.manifest, Account)}
+    flows = {d.name: d for d in documents if isinstance(d.manifest, Flow)}
+    for d in accounts.values():
+        out.extend(_account(d, secret_root))
+    out.extend(_channel_ids(list(accounts.values())))
+    for d in flows.values():
+        out.extend(_flow(d, accounts, flows))
+    out.extend(_keyword_conflicts(list(flows.values())))
+    for d in documents:
+        if isinstance(d.manifest, FlowTest) and d.manifest.spec.flow not in flows:
+            out.append(d.diagnostic("CF150", f"FlowTest names flow `{d.manifest.spec.flow}`, which does not exist",
+                                    ("spec", "flow"), hint=_did_you_mean(d.manifest.spec.flow, flows)))
+    return out
+
+
+def _did_you_mean(word: str, names: Iterable[str], what: str = "names") -> str:
+    names = sorted(names)
+    close = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean `{close[0]}`?"
+    shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+    return f"{what}: {shown}" if names else f"there are no {what}"
+
+
+def _duplicate_names(documents: list[Document]) -> Iterator[Diagnostic]:
+    first: dict[tuple[str, str], Document] = {}
+    for d in documents:
+        key = (d.kind, d.name)
+        if key in first:
+            other = first[key]
+            line, _ = other.raw.locate(("metadata", "name"))
+            yield d.diagnostic("CF020", f"{d.kind} `{d.name}` is defined twice", ("metadata", "name"),
+                               hint=f"first defined at {other.path}:{line}; names are unique per kind")
+        else:
+            first[key] = d
+
+
+# ---- accounts ------------------------------------------------------------------------------
+
+
+def _account(d: Document, secret_root: Path | None) -> Iterator[Diagnostic]:
+    spec = d.manifest.spec  # type: ignore[union-attr]
+    if isinstance(spec, ViberAccountSpec) and len(spec.viber.senderName) > VIBER_SENDER_NAME:
+        yield d.diagnostic("CF131", f"Viber sender name is {len(spec.viber.senderName)} characters; Viber allows {VIBER_SENDER_NAME}",
+                           ("spec", "viber", "senderName"), hint="shorten it")
+    if secret_root is None:
+        return
+    root = secret_root.resolve()
+    for field, ref in spec.credentials:
+        if ref.file is not None:
+            target = Path(ref.file).expanduser().resolve()
+            if target == root or root in target.parents:
+                yield d.diagnostic("CF141", f"secret file `{ref.file}` lies inside the manifest root",
+                                   ("spec", "credentials", field, "file"),
+                                   hint="keep secrets outside the repository's manifests, e.g. /run/secrets/...")
+
+
+def _channel_ids(accounts: list[Document]) -> Iterator[Diagnostic]:
+    seen: dict[tuple[str, str], Document] = {}
+    for d in accounts:
+        spec = d.manifest.spec  # type: ignore[union-attr]
+        cid = spec.channel_id()
+        if cid is None:
+            continue
+        key = (spec.channel, cid)
+        if key in seen:
+            block = {"whatsapp": "phoneNumberId", "messenger": "pageId", "instagram": "igUserId"}[spec.channel]
+            yield d.diagnostic("CF126", f"{spec.channel} id {cid} is already used by account `{seen[key].name}`",
+                               ("spec", spec.channel, block), hint="each channel account is declared once")
+        else:
+            seen[key] = d
+
+
+# ---- flows ---------------------------------------------------------------------------------
+
+
+def _flow(d: Document, accounts: dict[str, Document], flows: dict[str, Document]) -> Iterator[Diagnostic]:
+    flow: Flow = d.manifest  # type: ignore[assignment]
+    yield from _trigger(d, flow, accounts)
+    yield from _graph(d, flow)
+    yield from _templates(d, flow)
+    yield from _references(d, flow, accounts, flows)
+    yield from _limits(d, flow, accounts)
+    yield from _secret_headers(d, flow)
+
+
+def _trigger(d: Document, flow: Flow, accounts: dict[str, Document]) -> Iterator[Diagnostic]:
+    trigger = flow.spec.trigger
+    loc = ("spec", "trigger")
+    if trigger.type == "manual":
+        if trigger.account is not None:
+            yield d.diagnostic("CF120", "a manual trigger takes no account", (*loc, "account"),
+                               hint="remove `account`; manual flows send with `send` nodes that name their account")
+        if trigger.keywords:
+            yield d.diagnostic("CF125", "keywords on a manual trigger are never matched", (*loc, "keywords"),
+                               hint="remove `keywords`, or use a message trigger")
+        return
+    if trigger.account is None:
+        if flow.spec.state == "published":
+            yield d.diagnostic("CF121", f"a published {trigger.type} flow needs an account", loc, want="key",
+                               hint=f"add `account:` naming a {trigger.type} Account, or set `state: unpublished`")
+        return
+    account = accounts.get(trigger.account)
+    if account is None:
+        yield d.diagnostic("CF123", f"account `{trigger.account}` does not exist", (*loc, "account"),
+                           hint=_did_you_mean(trigger.account, accounts, "accounts"))
+        return
+    channel = account.manifest.spec.channel  # type: ignore[union-attr]
+    if channel != trigger.type:
+        yield d.diagnostic("CF122", f"account `{trigger.account}` is a {channel} account; this trigger is {trigger.type}",
+                           (*loc, "account"), hint=f"bind a {trigger.type} account (the trigger type cannot change)")
+
+
+def edges(flow: Flow) -> dict[str, list[str]]:
+    """node id -> the node ids it can go to (only ids that exist)."""
+    nodes = flow.spec.nodes
+    return {nid: [t for _, t in node.targets() if t in nodes] for nid, node in nodes.items()}
+
+
+def reachable(graph: dict[str, list[str]], start: str) -> set[str]:
+    seen = {start}
+    stack = [start]
+    while stack:
+        for nxt in graph[stack.pop()]:
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return seen
+
+
+def _graph(d: Document, flow: Flow) -> Iterator[Diagnostic]:
+    nodes = flow.spec.nodes
+    starts = [nid for nid, n in nodes.items() if n.type == "start"]
+    if not starts:
+        yield d.diagnostic("CF100", "the flow has no start node", NODES, want="key",
+                           hint="add `start: {type: start, next: <first node>}`")
+    for extra in starts[1:]:
+        yield d.diagnostic("CF101", f"`{extra}` is a second start node (the first is `{starts[0]}`)",
+                           (*NODES, extra), want="key", hint="a flow has exactly one start; make this another type")
+    if not any(n.type == "end" for n in nodes.values()):
+        yield d.diagnostic("CF102", "the flow has no end node", NODES, want="key", hint="add `done: {type: end}`")
+    for nid, node in nodes.items():
+        for field, target in node.targets():
+            if target not in nodes:
+                yield d.diagnostic("CF103", f"`{_field(field)}: {target}` names no node", (*NODES, nid, *field),
+                                   hint=_did_you_mean(target, nodes, "nodes are"))
+        if isinstance(node, Condition) and node.default is None:
+            yield d.diagnostic("CF106", f"condition `{nid}` has no `default`: when no branch matches the conversation has nowhere to go",
+                               (*NODES, nid), want="key", hint="add `default: <node>`")
+    graph = edges(flow)
+    if len(starts) == 1:
+        seen = reachable(graph, starts[0])
+        for nid in nodes:
+            if nid not in seen:
+                yield d.diagnostic("CF104", f"node `{nid}` cannot be reached from `{starts[0]}`", (*NODES, nid), want="key",
+                                   hint="point a `next` at it, or remove it")
+    yield from _spinning_loops(d, flow, graph)
+    for nid, node in nodes.items():
+        if isinstance(node, Goto) and node.target in nodes and nid not in reachable(graph, node.target):
+            yield d.diagnostic("CF107", f"goto `{nid}` jumps to `{node.target}`, which never leads back to it",
+                               (*NODES, nid, "target"), hint="a goto repeats earlier steps; point it at an earlier node")
+
+
+def _field(loc: tuple[str | int, ...]) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def _spinning_loops(d: Document, flow: Flow, graph: dict[str, list[str]]) -> Iterator[Diagnostic]:
+    """A cycle that passes no waiting node and no goto jump would spin forever."""
+    nodes = flow.spec.nodes
+    free: dict[str, list[str]] = {}
+    for nid, targets in graph.items():
+        node = nodes[nid]
+        if node.WAITS:
+            free[nid] = []
+        elif isinstance(node, Goto):
+            free[nid] = [node.next] if node.next in nodes else []
+        else:
+            free[nid] = targets
+    for component in _cycles(free):
+        first = sorted(component)[0]
+        loop = " -> ".join(sorted(component))
+        yield d.diagnostic("CF105", f"nodes {loop} form a loop with no waiting node: it would spin",
+                           (*NODES, first), want="key",
+                           hint="put a question, delay or handoff in the loop, or loop with a `goto` and `max_jumps`")
+
+
+def _cycles(graph: dict[str, list[str]]) -> list[set[str]]:
+    """Strongly connected components that hold a cycle (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    found: list[set[str]] = []
+    counter = 0
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(graph[root]))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            advanced = False
+            for child in children:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(graph[child])))
+                    advanced = True
+                    break
+                if child in on_stack:
+                    low[node] = min(low[node], index[child])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                component = set()
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.add(member)
+                    if member == node:
+                        break
+                if len(component) > 1 or node in graph[node]:
+                    found.append(component)
+    return found
+
+
+def _templates(d: Document, flow: Flow) -> Iterator[Diagnostic]:
+    nodes = flow.spec.nodes
+    reads: dict[str, list[tuple[tuple[str | int, ...], str]]] = defaultdict(list)
+    for nid, node in nodes.items():
+        checks = [(f, expressions.check_template(s)) for f, s in node.templates()]
+        checks += [(f, expressions.check_expression(s)) for f, s in node.expressions()]
+        for field, check in checks:
+            if check.error:
+                yield d.diagnostic(check.code or "CF111", f"`{nid}.{_field(field)}`: {check.error}", (*NODES, nid, *field))
+            for name in check.reads:
+                reads[nid].append((field, name))
+    if not reads:
+        return
+    assigned = _assigned_before(flow)
+    for nid, items in reads.items():
+        for field, name in items:
+            if name not in assigned.get(nid, set()):
+                yield d.diagnostic("CF110", f"`{nid}.{_field(field)}` reads `vars.{name}`, which no earlier step sets",
+                                   (*NODES, nid, *field),
+                                   hint=f"declare it under `spec.variables` with a default, or set it before `{nid}`")
+
+
+def _assigned_before(flow: Flow) -> dict[str, set[str]]:
+    """For each node, the variables that some path from start may have set on arrival."""
+    nodes = flow.spec.nodes
+    declared = set(flow.spec.variables)
+    preds: dict[str, list[str]] = defaultdict(list)
+    for nid, targets in edges(flow).items():
+        for t in targets:
+            preds[t].append(nid)
+    result: dict[str, set[str]] = {nid: set(declared) for nid in nodes}
+    changed = True
+    while changed:
+        changed = False
+        for nid in nodes:
+            incoming = set(declared)
+            for p in preds[nid]:
+                incoming |= result[p] | set(nodes[p].assigns())
+            if incoming != result[nid]:
+                result[nid] = incoming
+                changed = True
+    return result
+
+
+def _references(d: Document, flow: Flow, accounts: dict[str, Document], flows: dict[str, Document]) -> Iterator[Diagnostic]:
+    for nid, node in flow.spec.nodes.items():
+        if node.type == "start_flow" and node.flow not in flows:  # type: ignore[attr-defined]
+            yield d.diagnostic("CF151", f"start_flow `{nid}` names flow `{node.flow}`, which does not exist",  # type: ignore[attr-defined]
+                               (*NODES, nid, "flow"), hint=_did_you_mean(node.flow, flows, "flows"))  # type: ignore[attr-defined]
+        if isinstance(node, Send) and node.account not in accounts:
+            yield d.diagnostic("CF152", f"send `{nid}` names account `{node.account}`, which does not exist",
+                               (*NODES, nid, "account"), hint=_did_you_mean(node.account, accounts, "accounts"))
+
+
+def _limits(d: Document, flow: Flow, accounts: dict[str, Document]) -> Iterator[Diagnostic]:
+    for nid, node in flow.spec.nodes.items():
+        if not isinstance(node, _Content):
+            continue
+        channel = flow.spec.trigger.type
+        if isinstance(node, Send):
+            account = accounts.get(node.account)
+            channel = account.manifest.spec.channel if account else "manual"  # type: ignore[union-attr]
+        limits = LIMITS.get(channel)
+        if limits is None:
+            continue
+        base = (*NODES, nid)
+        if node.text is not None and not expressions.is_template(node.text) and len(node.text) > limits.text:
+            yield d.diagnostic("CF131", f"`{nid}.text` is {len(node.text)} characters; {channel} allows {limits.text}",
+                               (*base, "text"), hint="shorten it or split it into two messages")
+        buttons = node.button_models()
+        if len(buttons) > limits.buttons:
+            yield d.diagnostic("CF130", f"`{nid}` has {len(buttons)} buttons; {channel} shows {limits.buttons}, "
+                               f"so the adapter sends {limits.degrade_buttons}", (*base, "buttons"))
+        if limits.button_title is not None:
+            for i, b in enumerate(buttons):
+                if len(b.title) > limits.button_title and not expressions.is_template(b.title):
+                    field = ("buttons", i) if isinstance(node.buttons[i], str) else ("buttons", i, "title")  # type: ignore[index]
+                    yield d.diagnostic("CF131", f"button title {b.title!r} is {len(b.title)} characters; {channel} allows {limits.button_title}",
+                                       (*base, *field), hint="shorten the title (the id may stay long)")
+        if node.list is not None:
+            yield from _list_limits(d, nid, node, channel)
+    return
+
+
+def _list_limits(d: Document, nid: str, node: _Content, channel: str) -> Iterator[Diagnostic]:
+    limits = LIMITS[channel]
+    lst = node.list
+    assert lst is not None
+    base = (*NODES, nid, "list")
+    rows = lst.rows()
+    if not limits.lists:
+        cap = limits.buttons
+        yield d.diagnostic("CF130", f"{channel} has no list messages; `{nid}` is sent as {limits.degrade_list}", base, want="key")
+        if limits.button_title is not None:
+            for si, section in enumerate(lst.sections):
+                for ri, row in enumerate(section.rows):
+                    if len(row.title) > limits.button_title and len(rows) <= cap:
+                        yield d.diagnostic("CF131", f"list row title {row.title!r} becomes a quick reply; {channel} allows {limits.button_title} characters",
+                                           (*base, "sections", si, "rows", ri, "title"), hint="shorten the title")
+        return
+    if len(rows) > limits.list_rows:
+        yield d.diagnostic("CF131", f"`{nid}.list` has {len(rows)} rows; {channel} allows {limits.list_rows} in all",
+                           (*base, "sections"), hint="split the choices over two questions")
+    if len(lst.sections) > limits.list_sections:
+        yield d.diagnostic("CF131", f"`{nid}.list` has {len(lst.sections)} sections; {channel} allows {limits.list_sections}", (*base, "sections"))
+    if len(lst.button) > limits.list_button:
+        yield d.diagnostic("CF131", f"list button {lst.button!r} is {len(lst.button)} characters; {channel} allows {limits.list_button}",
+                           (*base, "button"), hint="shorten it")
+    for si, section in enumerate(lst.sections):
+        for ri, row in enumerate(section.rows):
+            loc = (*base, "sections", si, "rows", ri)
+            if len(row.title) > limits.row_title:
+                yield d.diagnostic("CF131", f"list row title {row.title!r} is {len(row.title)} characters; {channel} allows {limits.row_title}",
+                                   (*loc, "title"), hint="shorten it; put detail in `description`")
+            if row.description is not None and len(row.description) > limits.row_description:
+                yield d.diagnostic("CF131", f"list row description is {len(row.description)} characters; {channel} allows {limits.row_description}",
+                                   (*loc, "description"), hint="shorten it")
+
+
+def _secret_headers(d: Document, flow: Flow) -> Iterator[Diagnostic]:
+    for nid, node in flow.spec.nodes.items():
+        if not isinstance(node, Http):
+            continue
+        for name, value in node.headers.items():
+            if isinstance(value, str) and SECRET_HEADER.search(name) and not expressions.is_template(value):
+                yield d.diagnostic("CF140", f"header `{name}` of `{nid}` holds a literal secret", (*NODES, nid, "headers", name),
+                                   hint="reference it: `{env: NAME}` or `{file: /path}`")
+
+
+def _keyword_conflicts(flows: list[Document]) -> Iterator[Diagnostic]:
+    by_account: dict[str, list[Document]] = defaultdict(list)
+    for d in flows:
+        spec = d.manifest.spec  # type: ignore[union-attr]
+        if spec.state == "published" and spec.trigger.account and spec.trigger.type != "manual":
+            by_account[spec.trigger.account].append(d)
+    for account, members in by_account.items():
+        owner: dict[str, str] = {}
+        default: str | None = None
+        for d in sorted(members, key=lambda x: x.name):
+            trigger = d.manifest.spec.trigger  # type: ignore[union-attr]
+            if not trigger.keywords:
+                if default is not None:
+                    yield d.diagnostic("CF124", f"`{default}` is already the default flow of account `{account}` (no keywords)",
+                                       ("spec", "trigger"), want="key",
+                                       hint="give one of them keywords; the planner blocks the second default")
+                else:
+                    default = d.name
+            for i, kw in enumerate(trigger.keywords):
+                folded = fold_keyword(kw)
+                if folded in owner and owner[folded] != d.name:
+                    yield d.diagnostic("CF124", f"keyword {kw!r} already starts flow `{owner[folded]}` on account `{account}`",
+                                       ("spec", "trigger", "keywords", i),
+                                       hint="each keyword belongs to one published flow per account; the planner blocks this one")
+                else:
+                    owner.setdefault(folded, d.name)
+
