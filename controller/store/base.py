@@ -7,9 +7,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal, Mapping, Sequence
 
 from controller.lifecycle.state import Action, ActualState, FlowRecord, RevisionRecord, Transition
+
+
+class StoreError(Exception):
+    """The state database cannot be used (wrong file, newer schema, unreadable); says how to fix it."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,12 @@ class StateStore(ABC):
     def set_conditions(self, kind: str, name: str, conditions: Sequence[Condition]) -> None:
         """Replace the conditions of one object; a condition whose status is unchanged keeps
         its stored last_transition_time."""
+
+    def set_conditions_many(self, items: Mapping[tuple[str, str], Sequence[Condition]]) -> None:
+        """set_conditions for many objects ((kind, name) -> conditions), as one transaction
+        where the implementation can; status of 10,000 flows is written at once."""
+        for (kind, name), conditions in items.items():
+            self.set_conditions(kind, name, conditions)
 
     @abstractmethod
     def all_conditions(self) -> dict[tuple[str, str], list[Condition]]: ...
