@@ -47,14 +47,16 @@ class ReconcileRecord:
 
 
 class StateStore(ABC):
-    """Actual state. Each apply_* call is one transaction: all of it happens, or none.
+    """Actual state. Each apply call is one transaction: all of it happens, or none.
 
     The store enforces the lifecycle rules itself and raises IllegalTransition (writing
     nothing) for: deleting a published flow (PublishedDelete), binding a published flow to
-    another account (PublishedRebind), an action whose `trigger` differs from the stored one
-    (TriggerChange), deleting an account that a published flow uses or changing its channel
-    id while one does (AccountInUse), publishing a message-trigger flow with no account bound
-    (PublishedRebind is not it: reason "Unbound"), and unknown flows/accounts (reason "NotFound").
+    another account or to none (PublishedRebind), an action whose `trigger` differs from the
+    stored one (TriggerChange), deleting an account that a published flow uses or changing its
+    channel or channel id while one does (AccountInUse), publishing a message-trigger flow with
+    no account bound (Unbound), binding or publishing on an account of another channel
+    (ChannelMismatch), an account taking another's channel id (DuplicateChannelId), unknown
+    flows/accounts (NotFound) and creating one that exists (Exists). docs/store.md has the rest.
     """
 
     # -- reading ------------------------------------------------------------------------------
@@ -73,7 +75,8 @@ class StateStore(ABC):
 
     @abstractmethod
     def history(self, name: str | None = None) -> list[Transition]:
-        """Applied transitions, oldest first; of one flow/account, or all. Survives deletion."""
+        """Applied transitions, oldest first; of one name (a flow's and an account's of that name),
+        or all. Survives deletion."""
 
     # -- applying -----------------------------------------------------------------------------
     @abstractmethod

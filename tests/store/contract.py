@@ -326,6 +326,12 @@ class StoreContract:
         assert store.flow("faq").account == "acme-wa"
         refused(store, [publish("faq")], "NotFound")
 
+    def test_publishing_on_an_account_whose_channel_changed_meanwhile_is_refused(self, store: StateStore):
+        store.apply([create_account("acme")], "c1", T0)
+        store.apply([create("faq"), bind("faq", "acme")], "c1", T0)
+        store.apply([update_account("acme", channel="viber", channel_id=None)], "c2", T1)
+        refused(store, [publish("faq")], "ChannelMismatch")
+
     def test_unpublish_takes_the_flow_offline_and_keeps_its_newest_revision(self, store: StateStore):
         published_flow(store)
         store.apply([unpublish("order-status")], "c2", T1)
@@ -462,6 +468,11 @@ class StoreContract:
         store.apply([flow_action("a", "set-logging", logging=True)], "c2", T1)
         assert [t.action for t in store.history("a")] == ["create", "set-logging"]
         assert store.history("nobody") == []
+
+    def test_history_of_a_name_holds_the_flow_and_the_account_of_that_name(self, store: StateStore):
+        store.apply([create_account("shop")], "c1", T0)
+        store.apply([create("shop")], "c2", T1)
+        assert [(t.kind, t.action) for t in store.history("shop")] == [("Account", "create-account"), ("Flow", "create")]
 
     def test_a_refused_call_adds_no_history(self, store: StateStore):
         published_flow(store)
