@@ -1,0 +1,110 @@
+"""One reconcile as a list of steps: read desired → plan → apply → status → notify (DESIGN §4)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from controller.crash import crash_point
+from controller.lifecycle.plan import plan as make_plan
+from controller.lifecycle.state import ActualState, Blocked, Plan
+from controller.source.git import GitSource
+from controller.store.base import ReconcileRecord, StateStore
+
+from . import conditions
+from .apply import apply_plan
+from .reader import Snapshot, read_commit, read_worktree
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Outcome:
+    commit: str
+    skipped: bool = False  # the observed commit was already reconciled
+    plan: Plan = field(default_factory=Plan)
+    refused: list[Blocked] = field(default_factory=list)
+    applied: int = 0
+    snapshot: Snapshot | None = None
+    duration_ms: float = 0.0
+
+    @property
+    def result(self) -> str:
+        if self.plan.invalid:
+            return "invalid"
+        if self.plan.blocked or self.refused:
+            return "blocked"
+        return "ok"
+
+    @property
+    def ok(self) -> bool:
+        return self.result == "ok"
+
+
+LiveListener = Callable[[Outcome], None]
+
+
+class Reconciler:
+    def __init__(self, store: StateStore, source: GitSource, root: str = "flows.d",
+                 secret_root: Path | None = None, clock: Callable[[], str] = utc_now) -> None:
+        self.store = store
+        self.source = source
+        self.root = root
+        self.secret_root = secret_root
+        self.clock = clock
+        self.listeners: list[LiveListener] = []
+        self.last: Outcome | None = None
+        # extra Ready=False reasons outside the plan (serve: missing secrets)
+        self.readiness: Callable[[Snapshot, ActualState], dict[tuple[str, str], tuple[str, str]]] | None = None
+
+    def on_live_change(self, listener: LiveListener) -> None:
+        self.listeners.append(listener)
+
+    def reconcile(self, rev: str = "HEAD", force: bool = False) -> Outcome:
+        """Reconcile the manifests of a commit (the tracked branch's tip, usually)."""
+        commit = self.source.resolve(rev)
+        return self._reconcile(commit, lambda: read_commit(self.source, commit, self.root, self.secret_root), force)
+
+    def reconcile_worktree(self, force: bool = False) -> Outcome:
+        """Reconcile the files as they are on disk (`serve --worktree`, for local editing)."""
+        snapshot = read_worktree(self.source.root_dir, self.root, self.secret_root)
+        return self._reconcile(snapshot.commit, lambda: snapshot, force)
+
+    def _reconcile(self, commit: str, read: Callable[[], Snapshot], force: bool) -> Outcome:
+        started = time.perf_counter()
+        record = self.store.reconcile_record()
+        if not force and record.commit == commit and record.result is not None and not record.result.startswith("error"):
+            outcome = Outcome(commit, skipped=True)
+            outcome.duration_ms = (time.perf_counter() - started) * 1000
+            return outcome
+        snapshot = read()
+        plan = make_plan(snapshot.desired, self.store.actual())
+        crash_point("reconcile.after-plan")
+        now = self.clock()
+        applied = apply_plan(self.store, plan, commit, now)
+        after = self.store.actual()
+        not_ready = self.readiness(snapshot, after) if self.readiness else None
+        for subject, conds in conditions.compute(snapshot.desired, after, plan, applied.refused, now, not_ready).items():
+            self.store.set_conditions(subject[0], subject[1], conds)
+        self._clear_gone(snapshot, after)
+        outcome = Outcome(commit, False, plan, applied.refused, len(applied.applied), snapshot)
+        outcome.duration_ms = (time.perf_counter() - started) * 1000
+        self.store.set_reconcile_record(ReconcileRecord(commit, now, round(outcome.duration_ms, 1), outcome.result))
+        self.last = outcome
+        for listener in self.listeners:
+            listener(outcome)
+        return outcome
+
+    def _clear_gone(self, snapshot: Snapshot, after) -> None:
+        """Deleted flows and accounts keep no status."""
+        keep = {("Flow", n) for n in after.flows} | {("Account", n) for n in after.accounts}
+        keep |= {("Flow", n) for n in snapshot.desired.flows} | {("Account", n) for n in snapshot.desired.accounts}
+        keep |= set(snapshot.desired.invalid)
+        for subject in self.store.all_conditions():
+            if subject not in keep:
+                self.store.set_conditions(subject[0], subject[1], [])
