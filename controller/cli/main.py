@@ -37,7 +37,7 @@ def _root(
 
 
 def _register() -> None:
-    from . import manifests_cmd  # noqa: F401  (registers validate, schema, migrate)
+    from . import lifecycle_cmd, manifests_cmd, serve_cmd  # noqa: F401  (each registers its commands)
 
 
 _register()

@@ -1,0 +1,168 @@
+"""The starlette app: health, status and the git push hook; later issues add their routes here."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from controller.reconcile.loop import ReconcileLoop
+from controller.reconcile.reconciler import Reconciler
+from controller.reconcile.report import status_json
+from controller.store.base import StateStore
+
+MAX_HOOK_BODY = 1024 * 1024
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    api_token: str | None = None  # CHATFLOW_API_TOKEN
+    git_hook_secret: str | None = None  # CHATFLOW_GIT_HOOK_SECRET
+    source_label: str = ""  # where the manifests come from (credentials redacted)
+    branch: str | None = None
+
+    @classmethod
+    def from_env(cls, host: str, source_label: str = "", branch: str | None = None) -> "Settings":
+        return cls(host, os.environ.get("CHATFLOW_API_TOKEN") or None, os.environ.get("CHATFLOW_GIT_HOOK_SECRET") or None,
+                   source_label, branch)
+
+    @property
+    def loopback(self) -> bool:
+        if self.host in ("localhost",):
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+
+@dataclass
+class Context:
+    """What the routes need: the store, the loop and the settings (composition root fills it)."""
+
+    store: StateStore
+    loop: ReconcileLoop
+    reconciler: Reconciler
+    settings: Settings
+    extra_routes: list[BaseRoute] = field(default_factory=list)
+
+
+def _client_is_loopback(request: Request) -> bool:
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host in ("localhost", "testclient")
+
+
+def authorized(request: Request, settings: Settings) -> bool:
+    """Bearer token (or the page cookie); open when the server is bound to loopback (DESIGN §6)."""
+    if settings.loopback and settings.api_token is None:
+        return True
+    if settings.api_token is None:
+        return False
+    header = request.headers.get("authorization", "")
+    supplied = header[7:] if header.lower().startswith("bearer ") else request.cookies.get("chatflow_token", "")
+    return bool(supplied) and hmac.compare_digest(supplied.encode(), settings.api_token.encode())
+
+
+def guarded(ctx: Context, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        if not authorized(request, ctx.settings):
+            return JSONResponse({"error": "unauthorized", "hint": "send Authorization: Bearer $CHATFLOW_API_TOKEN"},
+                                status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        return await handler(request)
+
+    return endpoint
+
+
+async def read_body(request: Request, limit: int) -> bytes | None:
+    """The raw body, or None when it is larger than `limit` (read no further than that)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def status_document(ctx: Context) -> dict[str, Any]:
+    state = ctx.loop.state
+    last = ctx.reconciler.last
+    desired = last.snapshot.desired if last is not None and last.snapshot is not None else None
+    report = status_json(ctx.store, desired)
+    report["reconciler"] = {
+        "source": ctx.settings.source_label,
+        "branch": ctx.settings.branch,
+        "ready": state.ready,
+        "reconciling": state.reconciling,
+        "consecutiveFailures": state.failures,
+        "lastError": state.last_error,
+    }
+    return report
+
+
+def build_app(ctx: Context, on_startup: list[Callable[[], Any]] | None = None,
+              on_shutdown: list[Callable[[], Any]] | None = None, lifespan: Any = None) -> Starlette:
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        state = ctx.loop.state
+        if state.ready:
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "not ready", "reason": state.last_error or "the first reconcile has not finished"},
+                            status_code=503)
+
+    async def status(request: Request) -> Response:
+        return JSONResponse(status_document(ctx))
+
+    async def git_hook(request: Request) -> Response:
+        body = await read_body(request, MAX_HOOK_BODY)
+        if body is None:
+            return JSONResponse({"error": "body too large"}, status_code=413)
+        secret = ctx.settings.git_hook_secret
+        if secret is None:
+            if not _client_is_loopback(request):
+                return JSONResponse({"error": "set CHATFLOW_GIT_HOOK_SECRET to accept push hooks from other hosts"}, status_code=403)
+        elif not _hook_signed(request, body, secret):
+            return JSONResponse({"error": "bad or missing signature (X-Hub-Signature-256 or X-Gitlab-Token)"}, status_code=401)
+        ctx.loop.trigger("push hook")
+        return JSONResponse({"queued": True}, status_code=202)
+
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/status", guarded(ctx, status)),
+        Route("/hooks/git", git_hook, methods=["POST"]),
+        *ctx.extra_routes,
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def _hook_signed(request: Request, body: bytes, secret: str) -> bool:
+    github = request.headers.get("x-hub-signature-256")
+    if github:
+        expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(github.strip().lower(), expected)
+    gitlab = request.headers.get("x-gitlab-token")
+    if gitlab:
+        return hmac.compare_digest(gitlab.encode(), secret.encode())
+    gitea = request.headers.get("x-gitea-signature")
+    if gitea:
+        expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(gitea.strip().lower(), expected)
+    return False
