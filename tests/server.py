@@ -32,12 +32,13 @@ class Server:
         self.proc: subprocess.Popen[str] | None = None
         self.client = httpx.Client(base_url=self.url, timeout=10)
 
-    def start(self, wait_ready: bool = True) -> "Server":
+    def start(self, wait_ready: bool = True, wait_answer: bool = True) -> "Server":
         self.log = open(self.repo.parent / f"serve-{self.port}.log", "w")
         self.proc = subprocess.Popen([sys.executable, "-m", "controller", "serve", *self.args], cwd=self.repo,
                                      env=self.env, stdout=self.log, stderr=subprocess.STDOUT, text=True)
-        self.wait_for(lambda: self._get("/healthz") is not None, what="the server to answer")
-        if wait_ready:
+        if wait_answer:
+            self.wait_for(lambda: self._get("/healthz") is not None, what="the server to answer")
+        if wait_answer and wait_ready:
             self.wait_for(lambda: (r := self._get("/readyz")) is not None and r.status_code == 200, what="readiness")
         return self
 

@@ -61,7 +61,8 @@ def plan(desired: DesiredState, actual: ActualState) -> Plan:
             flow_actions.pop(name, None)
 
     # -- accounts -----------------------------------------------------------------------------
-    account_first: list[Action] = []
+    account_first: list[Action] = []  # creates and updates that keep channel ids
+    account_moves: list[Action] = []  # channel id changes: after flows unpublish, before flows publish
     account_last: list[Action] = []
     published_after = _published_after(desired, actual, flow_actions)
     for name in sorted(desired.accounts):
@@ -76,6 +77,8 @@ def plan(desired: DesiredState, actual: ActualState) -> Plan:
                 blocked.append(Blocked("Account", name, "AccountInUse",
                                        f"account `{name}` changes its channel id while published flow(s) {', '.join(users)} use it: "
                                        "unpublish them (spec.state: unpublished), merge, then change the account"))
+            elif have.channel_id != want.channel_id or have.channel != want.channel:
+                account_moves.append(Action("Account", name, "update-account", "channel id changed", **fields))
             else:
                 account_first.append(Action("Account", name, "update-account", "account settings changed", **fields))
     for name in sorted(actual.accounts):
@@ -89,7 +92,8 @@ def plan(desired: DesiredState, actual: ActualState) -> Plan:
         else:
             account_last.append(Action("Account", name, "delete-account", "the manifest was removed"))
 
-    actions = account_first + _ordered_flow_actions(flow_actions) + account_last
+    freeing, publishing, deleting = _ordered_flow_actions(flow_actions)
+    actions = account_first + freeing + account_moves + publishing + deleting + account_last
     invalid = tuple(sorted(desired.invalid.values(), key=lambda i: (i.kind, i.name)))
     return Plan(tuple(actions), tuple(blocked), invalid)
 
@@ -139,19 +143,14 @@ def _publish(want: DesiredFlow) -> Action:
                   keywords=want.keywords, revision=want.revision, spec_json=want.spec_json)
 
 
-def _ordered_flow_actions(flow_actions: dict[str, list[Action]]) -> list[Action]:
-    """Flows that only free things go first, then publishes, then deletes; a flow's own actions stay together."""
-
-    def group(acts: list[Action]) -> int:
+def _ordered_flow_actions(flow_actions: dict[str, list[Action]]) -> tuple[list[Action], list[Action], list[Action]]:
+    """(flows that only free things, flows that publish, deletes); a flow's own actions stay together."""
+    groups: tuple[list[Action], list[Action], list[Action]] = ([], [], [])
+    for name in sorted(flow_actions):
+        acts = sorted(flow_actions[name], key=lambda a: _FLOW_ORDER[a.action])
         kinds = {a.action for a in acts}
-        if "delete" in kinds:
-            return 2
-        return 1 if "publish" in kinds else 0
-
-    out: list[Action] = []
-    for name in sorted(flow_actions, key=lambda n: (group(flow_actions[n]), n)):
-        out.extend(sorted(flow_actions[name], key=lambda a: _FLOW_ORDER[a.action]))
-    return out
+        groups[2 if "delete" in kinds else 1 if "publish" in kinds else 0].extend(acts)
+    return groups
 
 
 @dataclass(frozen=True)
@@ -190,7 +189,9 @@ def _entry_conflicts(desired: DesiredState, actual: ActualState, flow_actions: d
                      blocked: list[Blocked]) -> list[str]:
     """Names whose publish must be held back; iterates because holding one back keeps its old entries."""
     held: set[str] = set()
-    manual = {n for n, f in desired.flows.items() if f.trigger == "manual"} | {n for n, f in actual.flows.items() if f.trigger == "manual"}
+    # the trigger that counts is the stored one: a desired trigger change is blocked anyway
+    manual = {n for n, f in actual.flows.items() if f.trigger == "manual"}
+    manual |= {n for n, f in desired.flows.items() if f.trigger == "manual" and n not in actual.flows}
     while True:
         live = _published_after(desired, actual, flow_actions, frozenset(held))
         claims: dict[tuple[str, str], str] = {}

@@ -98,10 +98,11 @@ def test_killed_mid_reconcile_then_restarted_converges(repo, tmp_path, crash):
     head = repo.commit("three changes")
     env = {} if crash == "sigkill" else {"CHATFLOW_CRASH_AT": crash}
     doomed = Server(repo.path, state=state, env={**SECRETS, **env})
-    doomed.start(wait_ready=False)
     if crash == "sigkill":
+        doomed.start(wait_ready=False)
         doomed.stop(signal.SIGKILL)
     else:
+        doomed.start(wait_answer=False)
         assert doomed.proc.wait(20) == 137
         doomed.log.close()
     with Server(repo.path, state=state, env=SECRETS) as server:
