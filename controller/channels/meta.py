@@ -40,8 +40,9 @@ class MessagingAdapter(ChannelAdapter):
     routing = "payload"
     default_api_base = graph.GRAPH_API_BASE
 
-    def __init__(self, graph_version: str = graph.GRAPH_API_VERSION) -> None:
+    def __init__(self, graph_version: str = graph.GRAPH_API_VERSION, messaging_type: str = MESSAGING_TYPE) -> None:
         self.graph_version = graph_version
+        self.messaging_type = messaging_type
 
     # -- verify ------------------------------------------------------------------------------
 
@@ -182,7 +183,7 @@ class MessagingAdapter(ChannelAdapter):
     # -- render and send ---------------------------------------------------------------------
 
     def render(self, account: Account, to: str, message: OutboundMessage) -> dict[str, Any]:
-        return {"recipient": {"id": to}, "messaging_type": MESSAGING_TYPE, "message": self.render_message(message)}
+        return {"recipient": {"id": to}, "messaging_type": self.messaging_type, "message": self.render_message(message)}
 
     def render_message(self, message: OutboundMessage) -> dict[str, Any]:
         check_shape(message)

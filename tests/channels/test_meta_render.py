@@ -86,3 +86,8 @@ def test_instagram_sends_a_document_as_a_link_under_its_caption():
 def test_a_whatsapp_template_cannot_be_sent(adapter):
     with pytest.raises(RenderError, match="no WhatsApp-style message templates"):
         render(adapter, OutboundMessage(template=OutTemplate("order_update", "en_US")))
+
+
+def test_messaging_type_can_be_set_for_business_initiated_sends():
+    update = MessengerAdapter(messaging_type="UPDATE")
+    assert render(update, OutboundMessage(text="Your order shipped"))["messaging_type"] == "UPDATE"
