@@ -13,7 +13,6 @@ from controller.lifecycle.plan import plan as make_plan
 from controller.lifecycle.state import Action
 from controller.manifests.mermaid import flowchart
 from controller.reconcile.apply import apply_plan
-from controller.reconcile.reader import read_commit
 from controller.reconcile.reconciler import Reconciler, utc_now
 from controller.reconcile.report import all_ready, old_spec, plan_json, status_json
 from controller.source.git import GitSource, SourceError
@@ -98,6 +97,8 @@ def plan(
             except SourceError as exc:
                 err_console.print(f"[red]error:[/red] {exc}")
                 raise typer.Exit(2)
+        from controller.reconcile.reader import read_commit
+
         store: StateStore = SQLiteStore(":memory:")
         base_snapshot = read_commit(source, base_commit, root_rel, ws.root)
         apply_plan(store, make_plan(base_snapshot.desired, store.actual()), base_commit, utc_now())
@@ -110,6 +111,8 @@ def plan(
         base_label = "store"
         if output is PlanFormat.text:
             err_console.print(f"no state at {ws.shown(ws.state)}: planning against an empty store")
+    from controller.reconcile.reader import read_commit
+
     try:
         snapshot = read_commit(source, head_commit, root_rel, ws.root)
         result = make_plan(snapshot.desired, store.actual())
@@ -184,6 +187,8 @@ def status(
         commit = store.reconcile_record().commit
         if commit:
             try:
+                from controller.reconcile.reader import read_commit
+
                 source = GitSource(ws.repo)
                 desired = read_commit(source, commit, _root_in_repo(ws), ws.root).desired
             except (SourceError, Exception):  # the repo may be elsewhere; status still reports the store

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import TYPE_CHECKING, Any, List, Optional
 
 import typer
-from ruamel.yaml import YAML
 
-from controller.manifests import migrations, schema
-from controller.manifests.catalog import Catalog, from_load
-from controller.manifests.diagnostics import sort_key
-from controller.manifests.loader import LoadResult, discover, load_paths
+if TYPE_CHECKING:  # loading pulls in ruamel.yaml and the models: imported when a command runs
+    from controller.manifests.catalog import Catalog
 
 from .context import RepoOption, RootOption, workspace
 from .main import app
@@ -20,6 +17,9 @@ from .output import Format, console, emit_json, err_console, print_diagnostics
 
 def load_with(root: Path, extra: list[Path]) -> tuple[Catalog, int]:
     """Load the manifest root plus any extra paths outside it; diagnostics are relative to cwd."""
+    from controller.manifests.catalog import from_load
+    from controller.manifests.loader import discover, load_paths
+
     files = discover(root) if root.exists() else []
     seen = {f.resolve() for f in files}
     for p in extra:
@@ -27,7 +27,7 @@ def load_with(root: Path, extra: list[Path]) -> tuple[Catalog, int]:
             if f.resolve() not in seen:
                 seen.add(f.resolve())
                 files.append(f)
-    result: LoadResult = load_paths(files, Path.cwd())
+    result = load_paths(files, Path.cwd())
     return from_load(result, root), len(files)
 
 
@@ -50,6 +50,9 @@ def validate(
       chatflow validate flows.d/faq.yaml   # one file, checked against the rest
       chatflow validate -o json --strict
     """
+    from controller.manifests.diagnostics import sort_key
+    from controller.manifests.loader import discover
+
     ws = workspace(repo, root, None)
     targets = [p for p in (paths or [])]
     missing = [p for p in targets if not p.exists()]
@@ -100,6 +103,8 @@ def schema_cmd(
       # yaml-language-server: $schema=../schemas/chatflow.schema.json
     CI runs `chatflow schema --check` so the checked-in files never go stale.
     """
+    from controller.manifests import schema
+
     ws = workspace(repo, "flows.d", None)
     directory = out or ws.repo / "schemas"
     if check:
@@ -123,6 +128,11 @@ def migrate(
 
     Without --write it lists what would change and exits 1 when anything is out of date.
     """
+    from ruamel.yaml import YAML
+
+    from controller.manifests import migrations
+    from controller.manifests.loader import discover
+
     ws = workspace(repo, root, None)
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True

@@ -8,7 +8,6 @@ from typing import Optional
 
 import typer
 
-from controller.logs import configure
 from controller.source.git import SourceError
 
 from .main import app
@@ -37,6 +36,7 @@ def serve(
       chatflow serve --worktree                      # edit files and see them live, no commit
       chatflow serve --repo https://git.example.com/acme/flows.git --branch main --host 0.0.0.0
     """
+    from controller.logs import configure
     from controller.web.server import ServeConfig, parse_interval, run
 
     if host not in ("127.0.0.1", "localhost", "::1") and not os.environ.get("CHATFLOW_API_TOKEN"):

@@ -16,7 +16,10 @@ from controller.store.base import ReconcileRecord, StateStore
 
 from . import conditions
 from .apply import apply_plan
-from .reader import Snapshot, read_commit, read_worktree
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the reader pulls in the manifest models: imported when a reconcile runs
+    from .reader import Snapshot
 
 
 def utc_now() -> str:
@@ -68,10 +71,18 @@ class Reconciler:
     def reconcile(self, rev: str = "HEAD", force: bool = False) -> Outcome:
         """Reconcile the manifests of a commit (the tracked branch's tip, usually)."""
         commit = self.source.resolve(rev)
-        return self._reconcile(commit, lambda: read_commit(self.source, commit, self.root, self.secret_root), force)
+
+        def read() -> Snapshot:
+            from .reader import read_commit
+
+            return read_commit(self.source, commit, self.root, self.secret_root)
+
+        return self._reconcile(commit, read, force)
 
     def reconcile_worktree(self, force: bool = False) -> Outcome:
         """Reconcile the files as they are on disk (`serve --worktree`, for local editing)."""
+        from .reader import read_worktree
+
         snapshot = read_worktree(self.source.root_dir, self.root, self.secret_root)
         return self._reconcile(snapshot.commit, lambda: snapshot, force)
 
