@@ -38,6 +38,7 @@ def _root(
 
 def _register() -> None:
     from . import manifests_cmd  # noqa: F401  (registers validate, schema, migrate)
+    from . import test_cmd  # noqa: F401  (registers test)
 
 
 _register()

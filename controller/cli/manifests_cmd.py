@@ -8,6 +8,7 @@ from typing import Any, List, Optional
 import typer
 from ruamel.yaml import YAML
 
+from controller.engine import flowtest
 from controller.manifests import migrations, schema
 from controller.manifests.catalog import Catalog, from_load
 from controller.manifests.diagnostics import sort_key
@@ -63,6 +64,7 @@ def validate(
         )
         raise typer.Exit(2)
     catalog, count = load_with(ws.root, targets)
+    catalog.diagnostics.extend(flowtest.diagnostics(catalog))  # DESIGN §5: validate runs FlowTests
     if targets:
         shown = [ws.shown(p) if p.is_absolute() else str(p).rstrip("/") for p in targets]
         diagnostics = catalog.for_paths([s if s != "." else "" for s in shown]) if "." not in shown else catalog.diagnostics
