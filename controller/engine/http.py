@@ -11,7 +11,7 @@ import httpx
 from controller.manifests.components import SecretRef
 from controller.manifests.secrets import SecretMissing, describe, resolve
 
-from .services import HttpRequest, HttpResponse
+from .services import HeaderValue, HttpRequest, HttpResponse, Secret
 
 MAX_RESPONSE_BYTES = 1024 * 1024
 USER_AGENT = "chatflow"
@@ -36,7 +36,7 @@ class HttpClient:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         try:
-            headers = {name: resolve(value) if isinstance(value, SecretRef) else value for name, value in request.headers}
+            headers = {name: _value(value) for name, value in request.headers}
         except SecretMissing as exc:
             return HttpResponse(None, error=f"secret missing: {exc}")
         content: dict[str, Any] = {}
@@ -73,6 +73,14 @@ class HttpClient:
         return HttpResponse(status, _parse(bytes(data), content_type, encoding), elapsed_ms=_ms(started))
 
 
+def _value(value: HeaderValue) -> str:
+    if isinstance(value, Secret):
+        return value.prefix + resolve(value.ref)
+    if isinstance(value, SecretRef):
+        return resolve(value)
+    return value
+
+
 def _form(body: Any) -> dict[str, str]:
     if not isinstance(body, dict):
         return {"body": body if isinstance(body, str) else json.dumps(body)}
@@ -92,12 +100,14 @@ def _parse(data: bytes, content_type: str, encoding: str) -> Any:
 def _scrub(message: str, request: HttpRequest) -> str:
     """An error text with any resolved secret value taken out (a client error may echo headers)."""
     for _, value in request.headers:
-        if isinstance(value, SecretRef):
+        ref = value.ref if isinstance(value, Secret) else value
+        if isinstance(ref, SecretRef):
             try:
-                secret = resolve(value)
+                secret = resolve(ref)
             except SecretMissing:
                 continue
-            message = message.replace(secret, f"<{describe(value)}>")
+            for form in {secret, repr(secret)[1:-1], repr(secret.encode())[2:-1]}:
+                message = message.replace(form, f"<{describe(ref)}>")
     return message
 
 

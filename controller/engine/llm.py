@@ -11,7 +11,7 @@ from controller.manifests.components import SecretRef
 from controller.manifests.secrets import available
 
 from .http import HttpClient
-from .services import HttpRequest, LlmRequest, LlmResponse
+from .services import HttpRequest, LlmRequest, LlmResponse, Secret
 
 API_KEY = SecretRef(env="CHATFLOW_LLM_API_KEY")
 MAX_ERROR_TEXT = 200
@@ -47,7 +47,7 @@ class LlmClient:
         if settings.model is None:
             return LlmResponse(None, error="CHATFLOW_LLM_MODEL is not set")
         # Local endpoints (Ollama, vLLM) take no key, so a missing one sends no Authorization.
-        headers = (("Authorization", settings.api_key),) if available(settings.api_key) else ()
+        headers = (("Authorization", Secret(settings.api_key, "Bearer ")),) if available(settings.api_key) else ()
         messages = ([{"role": "system", "content": request.system}] if request.system else []) + [
             {"role": "user", "content": request.prompt}
         ]

@@ -8,7 +8,17 @@ from typing import Any, Callable, Literal
 
 from controller.manifests.components import SecretRef
 
-HeaderValue = str | SecretRef
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A header value made of a fixed prefix and a secret (`Bearer ` + a key), resolved by the client."""
+
+    ref: SecretRef
+    prefix: str = ""
+
+
+HeaderValue = str | SecretRef | Secret
 
 
 @dataclass(frozen=True)
