@@ -75,21 +75,24 @@ def _run_all(catalog: Catalog, output: Format) -> int:
     results = flowtest.run_all(catalog)
     skipped = sorted(set(tests) - {r.test for _, r in results})
     failed = [r for _, r in results if not r.ok]
+    errors = [d for d in catalog.diagnostics if d.is_error]  # a broken file may hold FlowTests too
     if output is Format.json:
         emit_json(
             {
-                "ok": not failed and not skipped,
+                "ok": not failed and not skipped and not errors,
                 "passed": len(results) - len(failed),
                 "failed": len(failed),
                 "notRun": [{"name": n, "flow": tests[n].manifest.spec.flow, "reason": "the flow is missing or invalid"}  # type: ignore[union-attr]
                            for n in skipped],
                 "tests": [dict(r.to_json(), path=d.path) for d, r in results],
+                "errors": [d.to_json() for d in errors],
             }
         )
     else:
         for document, result in results:
             if result.ok:
-                console.print(f"[green]PASS[/green] {result.test} [dim]({result.flow}, {len(result.turns)} steps, {document.path})[/dim]")
+                steps = f"{len(result.turns)} step{'s' if len(result.turns) != 1 else ''}"
+                console.print(f"[green]PASS[/green] {result.test} [dim]({result.flow}, {steps}, {document.path})[/dim]")
             else:
                 console.print(f"[red]FAIL[/red] {result.test} [dim]({result.flow}, {document.path})[/dim]")
                 for failure in result.failures:
@@ -98,12 +101,16 @@ def _run_all(catalog: Catalog, output: Format) -> int:
         for n in skipped:
             console.print(f"[red]NOT RUN[/red] {n}: flow `{tests[n].manifest.spec.flow}` is missing or invalid; "  # type: ignore[union-attr]
                           "run `chatflow validate` to see why")
-        colour = "red" if failed or skipped else "green"
+        if errors:
+            console.print(f"[red]{len(errors)} manifest error{'s' if len(errors) != 1 else ''}[/red] (FlowTests in a broken file cannot run):")
+            for d in errors:
+                console.print(f"  {_escape(str(d))}")
+        colour = "red" if failed or skipped or errors else "green"
         console.print(f"[{colour}]{len(results) - len(failed)} passed, {len(failed)} failed"
                       + (f", {len(skipped)} not run" if skipped else "") + f"[/{colour}]")
         if not tests:
             console.print("no FlowTests found under the manifest root")
-    return 1 if failed or skipped else 0
+    return 1 if failed or skipped or errors else 0
 
 
 # ---- one conversation ----------------------------------------------------------------------

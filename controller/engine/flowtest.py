@@ -175,7 +175,8 @@ def _where(session: Any) -> str:
     if session is None:
         return "it has not started"
     if session.is_final:
-        return f"it has {session.status} (outcome {session.outcome!r}) at `{session.node}`"
+        outcome = f" (outcome {session.outcome!r})" if session.outcome is not None else ""
+        return f"it has {session.status}{outcome} at `{session.node}`"
     return f"it waits at `{session.node}`" if session.is_waiting else f"it is at `{session.node}`"
 
 
