@@ -97,7 +97,10 @@ def _run_all(catalog: Catalog, output: Format) -> int:
                 console.print(f"[red]FAIL[/red] {result.test} [dim]({result.flow}, {document.path})[/dim]")
                 for failure in result.failures:
                     where = f"step {failure.step}" if failure.step else "start"
-                    console.print(f"  {where}: {_escape(failure.message)}")
+                    first, *rest = failure.message.splitlines()
+                    console.print(f"  {where}: {_escape(first)}")
+                    for line in rest:
+                        console.print(f"  {_escape(line)}")
         for n in skipped:
             console.print(f"[red]NOT RUN[/red] {n}: flow `{tests[n].manifest.spec.flow}` is missing or invalid; "  # type: ignore[union-attr]
                           "run `chatflow validate` to see why")

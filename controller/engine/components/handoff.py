@@ -17,8 +17,7 @@ def enter(node: Handoff, node_id: str, run: Run) -> Move:
     try:
         note = run.render(node.note) if node.note is not None else None
     except ExpressionError as exc:
-        run.emit(ev.ERROR, node_id, message=f"note: {exc}")  # a note is informative: hand over anyway
-        note = None
+        return run.fail(node_id, node, f"note: {exc}")
     run.emit(ev.HANDOFF_STARTED, node_id, note=note)
     deadline = run.after(duration_seconds(node.timeout), "handoff") if node.timeout is not None else None
     return Wait("handed_over", deadline)

@@ -69,3 +69,14 @@ def test_without_a_timeout_a_handoff_still_expires():
     step = c.start()
     assert step.session.deadline.kind == "expiry"
     assert c.fire().session.status == "expired"
+
+
+def test_a_note_that_fails_to_render_is_logged_and_ends_the_conversation():
+    f = make_flow({
+        "start": {"type": "start", "next": "human"},
+        "human": {"type": "handoff", "note": "{{ 1 / 0 }}", "next": "done"},
+        "done": {"type": "end"},
+    })
+    step = Chat(f).start()
+    assert step.session.outcome == "failed" and of_type(step, "handoff.started") == []
+    assert "note:" in of_type(step, "error")[0].fields["message"]
