@@ -188,3 +188,12 @@ def _python() -> list[str]:
     import sys
 
     return [sys.executable, "-m", "controller"]
+
+
+def test_all_lists_flowtests_of_an_invalid_flow_as_not_run(tmp_path):
+    broken = GREET.replace("next: done}", "next: nowhere}")
+    repo = _repo(tmp_path, {"greet.yaml": broken, "tests/greet.yaml": FAILING_TEST})
+    result = run_cli("test", "--all", cwd=repo)
+    assert result.returncode == 1
+    assert "NOT RUN greet-says-hi: flow `greet` is missing or invalid" in result.stdout
+    assert "CF103" in result.stdout

@@ -1,6 +1,8 @@
-"""A conversation with a flow through the engine, held as a host holds it but with no channel and
-no store: what `chatflow test`, FlowTests and the test API run. Before every input the session is
-written to JSON text and read back, as a host that restarted at that wait would."""
+"""A conversation with one flow through the engine, as a host holds it, minus channel and store.
+
+It is what `chatflow test`, FlowTests and the test API run. Before every input the session is
+written to JSON text and read back, as a host that restarted at that wait would.
+"""
 
 from __future__ import annotations
 

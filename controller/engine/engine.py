@@ -54,7 +54,10 @@ def advance(flow: Flow, session: Session | None, input: Input, now: _dt.datetime
 
 
 def start_node(flow: Flow) -> str:
-    return next(nid for nid, node in flow.spec.nodes.items() if node.type == "start")
+    for node_id, node in flow.spec.nodes.items():
+        if node.type == "start":
+            return node_id
+    raise ValueError(f"flow `{flow.name}` has no start node (validate it first)")
 
 
 # ---- inputs --------------------------------------------------------------------------------

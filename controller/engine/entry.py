@@ -1,5 +1,8 @@
-"""Which flow an inbound message goes to (DESIGN §7): the live session, else a keyword's flow,
-else the account's default flow, else none."""
+"""Which flow an inbound message goes to (DESIGN §7).
+
+The live session, else the flow whose keyword is the whole text, else the account's default
+flow, else none.
+"""
 
 from __future__ import annotations
 

@@ -1,11 +1,13 @@
-"""The FlowTest runner: a FlowTest's steps through a Conversation, with HTTP and LLM answered by the
-test's `http:` and `llm:` steps, and each step's expectations checked with a readable diff."""
+"""The FlowTest runner: scripted steps through a Conversation, expectations checked with a diff.
+
+HTTP and LLM calls are answered by the test's own `http:` and `llm:` steps, in order.
+"""
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 from controller.manifests.catalog import Catalog
 from controller.manifests.diagnostics import Diagnostic
@@ -16,6 +18,7 @@ from .conversation import Conversation, Turn, reply_json
 from .inputs import Inbound
 from .messages import Contact
 from .services import HttpRequest, HttpResponse, LlmRequest, LlmResponse, Services
+from .session import Session
 
 UNMOCKED = "no mocked answer"
 
@@ -96,7 +99,7 @@ def run(test: FlowTest, flows: Mapping[str, Flow]) -> Result:
             failures.append(Failure(number, f"{_describe(step)}: the flow made an {unanswered} that no step answers; "
                                             f"add a `{'http' if unanswered.startswith('HTTP') else 'llm'}:` step before this one"))
         mocks.unanswered.clear()
-        failures.extend(Failure(number, f"{_describe(step)}: {m}") for m in check(step.expect, turn, conversation))
+        failures.extend(Failure(number, f"{_describe(step)}: {m}") for m in check(step.expect, turn, conversation.session))
     else:
         for number, _ in mocks.http:
             failures.append(Failure(number, f"{_describe(spec.steps[number - 1])}: this mocked HTTP answer was never used"))
@@ -144,10 +147,9 @@ def _describe(step: TestStep) -> str:
 # ---- expectations --------------------------------------------------------------------------
 
 
-def check(expect: Expectation, turn: Turn | None, conversation: Conversation) -> list[str]:
-    """What differs from the expectation, one readable message each."""
+def check(expect: Expectation, turn: Turn | None, session: Session | None) -> list[str]:
+    """What differs from the expectation after a step, one readable message each."""
     problems: list[str] = []
-    session = conversation.session
     if expect.replies is not None:
         got = [reply_json(r) for r in turn.replies] if turn is not None else []
         problem = _replies(expect.replies, got)
@@ -171,7 +173,7 @@ def check(expect: Expectation, turn: Turn | None, conversation: Conversation) ->
     return problems
 
 
-def _where(session: Any) -> str:
+def _where(session: Session | None) -> str:
     if session is None:
         return "it has not started"
     if session.is_final:
@@ -209,13 +211,8 @@ def _replies(expected: list[str | ExpectedReply], got: list[dict[str, Any]]) -> 
 def _reply_matches(expected: str | ExpectedReply, got: Mapping[str, Any]) -> bool:
     if isinstance(expected, str):
         return got.get("text") == expected
-    checks: list[tuple[Any, Callable[[], Any]]] = [
-        (expected.text, lambda: got.get("text")),
-        (expected.buttons, lambda: got.get("buttons", [])),
-        (expected.list, lambda: got.get("list", [])),
-        (expected.media, lambda: got.get("media")),
-    ]
-    return all(want is None or actual() == want for want, actual in checks)
+    actual = {"text": got.get("text"), "buttons": got.get("buttons", []), "list": got.get("list", []), "media": got.get("media")}
+    return all(getattr(expected, name) is None or value == getattr(expected, name) for name, value in actual.items())
 
 
 def _show_expected(expected: str | ExpectedReply) -> str:

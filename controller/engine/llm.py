@@ -1,5 +1,7 @@
-"""The real LLM service a host injects: an OpenAI-compatible chat completions endpoint
-configured by CHATFLOW_LLM_BASE_URL, CHATFLOW_LLM_MODEL and CHATFLOW_LLM_API_KEY."""
+"""The real LLM service a host injects: an OpenAI-compatible chat completions client.
+
+Configured by CHATFLOW_LLM_BASE_URL, CHATFLOW_LLM_MODEL and CHATFLOW_LLM_API_KEY.
+"""
 
 from __future__ import annotations
 

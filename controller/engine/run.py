@@ -1,5 +1,4 @@
-"""One input being applied: the working copy of a session, the events so far, and the moves
-an executor answers with."""
+"""One input being applied: the working copy of a session, the events so far, and the moves."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Variable values: kept JSON-shaped (so a session stores as JSON), and trigger inputs checked
-against the flow's declared variables."""
+"""Variable values: kept JSON-shaped, and trigger inputs checked against declared variables."""
 
 from __future__ import annotations
 

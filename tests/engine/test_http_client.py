@@ -10,7 +10,7 @@ from controller.engine import HttpRequest, Services
 from controller.engine.http import HttpClient
 from controller.manifests.components import SecretRef
 
-from .fakeserver import Answer, server  # noqa: F401
+from .fakeserver import Answer
 from .helpers import Chat, make_flow, of_type, texts
 
 

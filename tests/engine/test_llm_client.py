@@ -7,7 +7,7 @@ import json
 from controller.engine import LlmRequest
 from controller.engine.llm import LlmClient, LlmSettings
 
-from .fakeserver import Answer, Seen, server  # noqa: F401
+from .fakeserver import Answer
 
 
 def completion(text: str) -> dict:
@@ -61,7 +61,3 @@ def test_missing_configuration_is_named():
     assert LlmClient(LlmSettings(None, "m"))(LlmRequest("hi")).error == "CHATFLOW_LLM_BASE_URL is not set"
     assert LlmClient(LlmSettings("http://127.0.0.1:9", None))(LlmRequest("hi")).error == "CHATFLOW_LLM_MODEL is not set"
     assert LlmSettings.from_env({}) == LlmSettings(None, None)
-
-
-def test_seen_type_is_exported_for_route_callables():
-    assert Seen("GET", "/", {}, b"").path == "/"

@@ -1,5 +1,7 @@
-"""`delay`: wait `duration` (a stored deadline, so it survives restarts), then `next`. Messages
-that arrive meanwhile are recorded and change nothing."""
+"""`delay`: wait `duration` as a stored deadline (it survives restarts), then `next`.
+
+Messages that arrive meanwhile are recorded and change nothing.
+"""
 
 from __future__ import annotations
 

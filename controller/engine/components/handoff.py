@@ -1,5 +1,4 @@
-"""`handoff`: a person takes over; the bot stays silent until a release (API) or the `timeout`,
-then goes on at `next`."""
+"""`handoff`: a person takes over; the bot is silent until a release or the `timeout`, then `next`."""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
-"""`http`: a templated request through the injected HTTP service; 2xx saves `save` fields
-(JMESPath) and goes to `next`; any other status, a timeout or an error goes to `on_failure`
-(no `on_failure`: the conversation ends)."""
+"""`http`: a templated request through the injected HTTP service.
+
+A 2xx answer saves the `save` fields (JMESPath) and goes to `next`; any other status, a timeout
+or an error goes to `on_failure` (no `on_failure`: the conversation ends).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""`llm`: a templated prompt to the injected chat-completions service; the answer goes to
-`save_as`, then `next`; an error or timeout goes to `on_failure` (else the conversation ends)."""
+"""`llm`: a templated prompt to the injected LLM service; the answer goes to `save_as`.
+
+Then `next`; an error or timeout goes to `on_failure` (else the conversation ends).
+"""
 
 from __future__ import annotations
 

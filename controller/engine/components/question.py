@@ -1,5 +1,8 @@
-"""`question`: ask, wait for a valid answer, save it; re-prompt on an invalid one up to `retries`,
-then `on_invalid` (default: end); the `timeout` branch when no answer comes in time."""
+"""`question`: ask, wait for a valid answer, save it.
+
+An invalid answer re-prompts up to `retries` times, then goes to `on_invalid` (default: end);
+the `timeout` branch is taken when no answer comes in time.
+"""
 
 from __future__ import annotations
 

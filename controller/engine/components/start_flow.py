@@ -1,5 +1,7 @@
-"""`start_flow`: this flow ends and asks the host to start another one for the same conversation,
-with `variables` as its trigger inputs."""
+"""`start_flow`: this flow ends and asks the host to start another for the same conversation.
+
+`variables` become the other flow's trigger inputs.
+"""
 
 from __future__ import annotations
 

@@ -217,3 +217,13 @@ def test_save_as_is_optional():
     c.start()
     step = c.say("whatever")
     assert step.session.vars == {} and step.session.reply.text == "whatever"
+
+
+def test_a_channel_event_of_a_tapped_button_answers_a_choice():
+    from controller.engine.messages import Contact, InboundEvent
+
+    sticker = InboundEvent("whatsapp", "106540352242922", "message", Contact("15550002222"), "wamid.1", "unsupported")
+    tap = InboundEvent("whatsapp", "106540352242922", "message", Contact("15550002222"), "wamid.2", "button", "Talk to a person", "agent")
+    c = choice_chat()
+    assert c.apply(Inbound.from_event(sticker)).session.retries == 1
+    assert c.apply(Inbound.from_event(tap)).session.vars["answer"] == "agent"
