@@ -66,6 +66,9 @@ def validate(
         )
         raise typer.Exit(2)
     catalog, count = load_with(ws.root, targets)
+    from controller.engine import flowtest
+
+    catalog.diagnostics.extend(flowtest.diagnostics(catalog))  # DESIGN §5: validate runs FlowTests
     if targets:
         shown = [ws.shown(p) if p.is_absolute() else str(p).rstrip("/") for p in targets]
         diagnostics = catalog.for_paths([s if s != "." else "" for s in shown]) if "." not in shown else catalog.diagnostics

@@ -76,6 +76,7 @@ CODES: dict[str, Code] = _codes(
     ("CF150", "error", "FlowTest names an unknown flow"),
     ("CF151", "error", "start_flow names an unknown flow"),
     ("CF152", "error", "send names an unknown account"),
+    ("CF160", "error", "FlowTest failed"),
 )
 
 
