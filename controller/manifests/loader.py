@@ -10,7 +10,8 @@ from typing import Any, Iterable, Sequence
 
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import SafeConstructor
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.events import (
     AliasEvent,
     CollectionEndEvent,
@@ -43,8 +44,9 @@ def _fast_yaml() -> YAML:
 
 _FAST = _fast_yaml()
 # A tag or an alias can only start after white space or a flow indicator; most files have neither.
-_MAYBE_TAG = re.compile(r"(?:^|[\s\[\{,])!", re.M)
-_MAYBE_ALIAS = re.compile(r"(?:^|[\s\[\{,])\*", re.M)
+# `:` too, since a JSON-style key may be followed directly by its value: {"a":!!binary x}.
+_MAYBE_TAG = re.compile(r"(?:^|[\s\[\{,:])!", re.M)
+_MAYBE_ALIAS = re.compile(r"(?:^|[\s\[\{,:])\*", re.M)
 
 
 @dataclass(frozen=True)
@@ -122,16 +124,8 @@ def parse(source: SourceFile) -> LoadResult:
             return result
     try:
         docs = list(_FAST.load_all(text))
-    except MarkedYAMLError as exc:
-        result.diagnostics.append(_yaml_error(path, exc))
-        return result
-    except YAMLError as exc:  # unmarked errors (rare: reader errors)
-        result.diagnostics.append(Diagnostic.make("CF003", _first_line(str(exc)), path))
-        return result
-    except RecursionError:
-        result.diagnostics.append(
-            Diagnostic.make("CF003", "the document nests too deeply", path, hint="flatten the structure")
-        )
+    except Exception as exc:  # noqa: BLE001  (user input never raises: every failure is a diagnostic)
+        result.diagnostics.append(_load_error(source, exc))
         return result
     for index, data in enumerate(docs):
         if data is None:
@@ -142,6 +136,26 @@ def parse(source: SourceFile) -> LoadResult:
             Diagnostic.make("CF008", "the file holds no YAML documents", path, hint="add a manifest or delete the file")
         )
     return result
+
+
+def _load_error(source: SourceFile, exc: Exception) -> Diagnostic:
+    path = source.path
+    if isinstance(exc, MarkedYAMLError):
+        return _yaml_error(path, exc)
+    if isinstance(exc, ReaderError):
+        line, column = _position(source.text, exc.position)
+        char = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+        return Diagnostic.make("CF003", f"character U+{char:04X} is not allowed in YAML ({exc.reason})",
+                               path, line, column, hint="remove the control character, or write it as an escape in a double-quoted string")
+    if isinstance(exc, RecursionError):
+        return Diagnostic.make("CF003", "the document nests too deeply", path, hint="flatten the structure")
+    return Diagnostic.make("CF003", f"the file cannot be read as YAML: {_first_line(str(exc))}", path)
+
+
+def _position(text: str, index: int) -> tuple[int, int]:
+    """1-based line and column of a character index."""
+    before = text[: max(0, index)]
+    return before.count("\n") + 1, index - (before.rfind("\n") + 1) + 1
 
 
 def _first_line(text: str) -> str:
@@ -217,6 +231,16 @@ def _scan_events(source: SourceFile) -> Diagnostic | None:
                 if event.anchor:
                     anchors[event.anchor] = 1
             elif isinstance(event, AliasEvent):
+                if event.anchor in open_anchor:
+                    mark = event.start_mark
+                    return Diagnostic.make(
+                        "CF006",
+                        f"alias `*{event.anchor}` sits inside its own anchor: the data would contain itself",
+                        source.path,
+                        mark.line + 1,
+                        mark.column + 1,
+                        hint="write the data out instead of referring back to an enclosing anchor",
+                    )
                 node_size = anchors.get(event.anchor, 1)
             else:
                 continue
@@ -233,10 +257,8 @@ def _scan_events(source: SourceFile) -> Diagnostic | None:
                     mark.column + 1,
                     hint="write the data out instead of nesting aliases",
                 )
-    except MarkedYAMLError as exc:
-        return _yaml_error(source.path, exc)
-    except YAMLError as exc:
-        return Diagnostic.make("CF003", _first_line(str(exc)), source.path)
+    except Exception as exc:  # noqa: BLE001  (reported, like every parse failure)
+        return _load_error(source, exc)
     return None
 
 
@@ -312,12 +334,15 @@ def locate(text: str, doc_index: int, loc: Loc, want: str = "value") -> tuple[in
     node = docs[doc_index]
     position = _node_position(node) or (0, 0)
     for element in loc:
-        if isinstance(node, dict) and hasattr(node, "lc") and element in node:
-            position = node.lc.key(element) if want == "key" else node.lc.value(element)
-            node = node[element]
-        elif isinstance(node, list) and hasattr(node, "lc") and isinstance(element, int) and 0 <= element < len(node):
-            position = node.lc.item(element)
-            node = node[element]
+        try:
+            if isinstance(node, dict) and hasattr(node, "lc") and element in node:
+                position = node.lc.key(element) if want == "key" else node.lc.value(element)
+                node = node[element]
+            elif isinstance(node, list) and hasattr(node, "lc") and isinstance(element, int) and 0 <= element < len(node):
+                position = node.lc.item(element)
+                node = node[element]
+        except (KeyError, IndexError, TypeError):
+            break  # a key merged in with `<<:` has no place of its own; keep the enclosing one
     return position[0] + 1, position[1] + 1
 
 
