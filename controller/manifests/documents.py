@@ -278,10 +278,26 @@ def _one(raw: RawDocument, model: type[BaseModel], group: list[_Error]) -> Diagn
                   hint=_pattern_hint(e["ctx"]["pattern"]))
     if kind in _TYPE_ERRORS:
         wanted = sorted({w for g in group if (w := _TYPE_ERRORS.get(g.type))})
-        got = _kind_of(_value_at(raw.data, loc))
-        return at("CF014", f"`{where}`: expected {' or '.join(wanted)}, not {got}", loc)
+        value = _value_at(raw.data, loc)
+        got = _kind_of(value)
+        hint = None
+        if wanted == ["text"] and isinstance(value, (int, float, bool)):
+            hint = f"quote it: YAML reads {_source_text(raw, loc)} as a {got}"
+        return at("CF014", f"`{where}`: expected {' or '.join(wanted)}, not {got}", loc, hint)
     want = "key" if loc and isinstance(_value_at(raw.data, loc), dict) else "value"
     return at("CF014", f"`{where}`: {_lower(e['msg'])}", loc, want=want)
+
+
+def _source_text(raw: RawDocument, loc: Loc) -> str:
+    """The value as written in the file (YAML may have turned `0123` or `yes` into something else)."""
+    line, column = raw.locate(loc)
+    lines = raw.file.text.splitlines()
+    if 0 < line <= len(lines):
+        rest = lines[line - 1][column - 1:]
+        token = rest.split(",")[0].split("}")[0].split("]")[0].split(" #")[0].strip()
+        if token:
+            return token
+    return str(_value_at(raw.data, loc))
 
 
 def _lower(message: str) -> str:

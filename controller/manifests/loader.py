@@ -16,6 +16,7 @@ from ruamel.yaml.events import (
     AliasEvent,
     CollectionEndEvent,
     CollectionStartEvent,
+    DocumentStartEvent,
     NodeEvent,
     ScalarEvent,
 )
@@ -332,7 +333,7 @@ def locate(text: str, doc_index: int, loc: Loc, want: str = "value") -> tuple[in
     if doc_index >= len(docs):
         return 1, 1
     node = docs[doc_index]
-    position = _node_position(node) or (0, 0)
+    position = _node_position(node) or _document_root(text, doc_index)
     for element in loc:
         try:
             if isinstance(node, dict) and hasattr(node, "lc") and element in node:
@@ -344,6 +345,28 @@ def locate(text: str, doc_index: int, loc: Loc, want: str = "value") -> tuple[in
         except (KeyError, IndexError, TypeError):
             break  # a key merged in with `<<:` has no place of its own; keep the enclosing one
     return position[0] + 1, position[1] + 1
+
+
+@lru_cache(maxsize=64)
+def _document_roots(text: str) -> tuple[tuple[int, int], ...]:
+    """0-based (line, column) of each document's root node, scalars included."""
+    roots: list[tuple[int, int]] = []
+    expect_root = False
+    try:
+        for event in _FAST.parse(text):
+            if isinstance(event, DocumentStartEvent):
+                expect_root = True
+            elif expect_root and isinstance(event, NodeEvent):
+                roots.append((event.start_mark.line, event.start_mark.column))
+                expect_root = False
+    except Exception:  # noqa: BLE001  (only placing a diagnostic; 1:1 is the fallback)
+        pass
+    return tuple(roots)
+
+
+def _document_root(text: str, doc_index: int) -> tuple[int, int]:
+    roots = _document_roots(text)
+    return roots[doc_index] if doc_index < len(roots) else (0, 0)
 
 
 def _node_position(node: Any) -> tuple[int, int] | None:

@@ -208,7 +208,7 @@ def _graph(d: Document, flow: Flow) -> Iterator[Diagnostic]:
     for nid, node in nodes.items():
         for field, target in node.targets():
             if target not in nodes:
-                yield d.diagnostic("CF103", f"`{_field(field)}: {target}` names no node", (*NODES, nid, *field),
+                yield d.diagnostic("CF103", f"`{nid}.{_field(field)}: {target}` names no node", (*NODES, nid, *field),
                                    hint=_did_you_mean(target, nodes, "nodes are"))
         if isinstance(node, Condition) and node.default is None:
             yield d.diagnostic("CF106", f"condition `{nid}` has no `default`: when no branch matches the conversation has nowhere to go",
@@ -228,7 +228,10 @@ def _graph(d: Document, flow: Flow) -> Iterator[Diagnostic]:
 
 
 def _field(loc: tuple[str | int, ...]) -> str:
-    return ".".join(str(p) for p in loc)
+    out = ""
+    for p in loc:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
 
 
 def _spinning_loops(d: Document, flow: Flow, graph: dict[str, list[str]]) -> Iterator[Diagnostic]:
@@ -243,12 +246,30 @@ def _spinning_loops(d: Document, flow: Flow, graph: dict[str, list[str]]) -> Ite
             free[nid] = [node.next] if node.next in nodes else []
         else:
             free[nid] = targets
+    order = {nid: i for i, nid in enumerate(nodes)}
     for component in _cycles(free):
-        first = sorted(component)[0]
-        loop = " -> ".join(sorted(component))
-        yield d.diagnostic("CF105", f"nodes {loop} form a loop with no waiting node: it would spin",
+        first = min(component, key=order.__getitem__)
+        loop = " -> ".join(_cycle_through(first, component, free))
+        yield d.diagnostic("CF105", f"{loop} is a loop with no waiting node: it would spin",
                            (*NODES, first), want="key",
                            hint="put a question, delay or handoff in the loop, or loop with a `goto` and `max_jumps`")
+
+
+def _cycle_through(first: str, component: set[str], graph: dict[str, list[str]]) -> list[str]:
+    """The shortest way round from `first` back to itself inside one strongly connected component."""
+    previous: dict[str, str] = {}
+    queue = [first]
+    for node in queue:
+        for nxt in graph[node]:
+            if nxt == first:
+                path = [node]
+                while path[-1] != first:
+                    path.append(previous[path[-1]])
+                return [*reversed(path), first]
+            if nxt in component and nxt not in previous:
+                previous[nxt] = node
+                queue.append(nxt)
+    return sorted(component)
 
 
 def _cycles(graph: dict[str, list[str]]) -> list[set[str]]:
