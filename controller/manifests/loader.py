@@ -37,13 +37,17 @@ class _Constructor(SafeConstructor):
 _Constructor.add_constructor("tag:yaml.org,2002:timestamp", SafeConstructor.construct_yaml_str)
 
 
-def _fast_yaml() -> YAML:
-    yaml = YAML(typ="safe", pure=False)
+def _safe_yaml(pure: bool) -> YAML:
+    yaml = YAML(typ="safe", pure=pure)
     yaml.Constructor = _Constructor
     return yaml
 
 
-_FAST = _fast_yaml()
+_FAST = _safe_yaml(pure=False)
+# libyaml (the C parser) rejects a few valid plain scalars, e.g. `{text: Your name?, next: x}`;
+# the pure parser gets a second look at a file the C one refused, so a valid file never fails.
+_PURE = _safe_yaml(pure=True)
+_PARSERS = (_FAST, _PURE)
 # A tag or an alias can only start after white space or a flow indicator; most files have neither.
 # `:` too, since a JSON-style key may be followed directly by its value: {"a":!!binary x}.
 _MAYBE_TAG = re.compile(r"(?:^|[\s\[\{,:])!", re.M)
@@ -126,8 +130,14 @@ def parse(source: SourceFile) -> LoadResult:
     try:
         docs = list(_FAST.load_all(text))
     except Exception as exc:  # noqa: BLE001  (user input never raises: every failure is a diagnostic)
-        result.diagnostics.append(_load_error(source, exc))
-        return result
+        if not _libyaml_only(exc):
+            result.diagnostics.append(_load_error(source, exc))
+            return result
+        try:
+            docs = list(_PURE.load_all(text))
+        except Exception:  # noqa: BLE001  (both refuse it: report the first parser's words)
+            result.diagnostics.append(_load_error(source, exc))
+            return result
     for index, data in enumerate(docs):
         if data is None:
             continue  # an empty document (e.g. a trailing `---`)
@@ -137,6 +147,11 @@ def parse(source: SourceFile) -> LoadResult:
             Diagnostic.make("CF008", "the file holds no YAML documents", path, hint="add a manifest or delete the file")
         )
     return result
+
+
+def _libyaml_only(exc: Exception) -> bool:
+    """A syntax error the pure parser may not share (not a duplicate key, tag or reader error)."""
+    return isinstance(exc, MarkedYAMLError) and type(exc).__name__ in ("ParserError", "ScannerError")
 
 
 def _load_error(source: SourceFile, exc: Exception) -> Diagnostic:
@@ -198,12 +213,20 @@ def _syntax_hint(problem: str) -> str | None:
 
 def _scan_events(source: SourceFile) -> Diagnostic | None:
     """Reject explicit tags and alias bombs before constructing anything."""
+    problem = _scan_with(_FAST, source)
+    if problem is not None and problem.code == "CF003":
+        second = _scan_with(_PURE, source)
+        return problem if second is not None and second.code == "CF003" else second
+    return problem
+
+
+def _scan_with(parser: YAML, source: SourceFile) -> Diagnostic | None:
     sizes: list[int] = []  # expanded node count of each open collection
     anchors: dict[str, int] = {}
     open_anchor: list[str | None] = []
     total = 0
     try:
-        for event in _FAST.parse(source.text):
+        for event in parser.parse(source.text):
             if isinstance(event, NodeEvent) and not isinstance(event, AliasEvent):
                 tag = getattr(event, "tag", None)
                 explicit = tag is not None and not (isinstance(event, ScalarEvent) and tag == "!")
@@ -350,18 +373,20 @@ def locate(text: str, doc_index: int, loc: Loc, want: str = "value") -> tuple[in
 @lru_cache(maxsize=64)
 def _document_roots(text: str) -> tuple[tuple[int, int], ...]:
     """0-based (line, column) of each document's root node, scalars included."""
-    roots: list[tuple[int, int]] = []
-    expect_root = False
-    try:
-        for event in _FAST.parse(text):
-            if isinstance(event, DocumentStartEvent):
-                expect_root = True
-            elif expect_root and isinstance(event, NodeEvent):
-                roots.append((event.start_mark.line, event.start_mark.column))
-                expect_root = False
-    except Exception:  # noqa: BLE001  (only placing a diagnostic; 1:1 is the fallback)
-        pass
-    return tuple(roots)
+    for parser in _PARSERS:
+        roots: list[tuple[int, int]] = []
+        expect_root = False
+        try:
+            for event in parser.parse(text):
+                if isinstance(event, DocumentStartEvent):
+                    expect_root = True
+                elif expect_root and isinstance(event, NodeEvent):
+                    roots.append((event.start_mark.line, event.start_mark.column))
+                    expect_root = False
+            return tuple(roots)
+        except Exception:  # noqa: BLE001  (only placing a diagnostic; 1:1 is the fallback)
+            continue
+    return ()
 
 
 def _document_root(text: str, doc_index: int) -> tuple[int, int]:
