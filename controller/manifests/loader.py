@@ -6,17 +6,18 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable
 
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.reader import ReaderError
+from ruamel.yaml.resolver import VersionedResolver
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.events import (
     AliasEvent,
     CollectionEndEvent,
     CollectionStartEvent,
-    DocumentStartEvent,
     NodeEvent,
     ScalarEvent,
 )
@@ -37,9 +38,16 @@ class _Constructor(SafeConstructor):
 _Constructor.add_constructor("tag:yaml.org,2002:timestamp", SafeConstructor.construct_yaml_str)
 
 
+class _Resolver(VersionedResolver):
+    """YAML 1.2 always (`yes` stays a string); also skips ruamel's slow per-scalar version lookup."""
+
+    processing_version = (1, 2)
+
+
 def _safe_yaml(pure: bool) -> YAML:
     yaml = YAML(typ="safe", pure=pure)
     yaml.Constructor = _Constructor
+    yaml.Resolver = _Resolver
     return yaml
 
 
@@ -333,69 +341,76 @@ def _display(p: Path, base: Path | None) -> str:
 
 
 # ---- positions ---------------------------------------------------------------------------
+# Placing a diagnostic composes the file again (C composer, the pure one as a fallback) and
+# walks the node tree: every node keeps the mark where it starts. Only files with diagnostics
+# pay for it, once per text.
+
+_MERGE = "<<"
 
 
 @lru_cache(maxsize=64)
-def _round_trip(text: str) -> Sequence[Any]:
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = True
-    try:
-        return list(yaml.load_all(text))
-    except Exception:  # the fast parse succeeded, so this is only a fallback to 1:1
-        return []
+def _composed(text: str) -> tuple[Node, ...]:
+    for parser in _PARSERS:
+        try:
+            return tuple(parser.compose_all(text))
+        except Exception:  # noqa: BLE001  (only placing a diagnostic; 1:1 is the fallback)
+            continue
+    return ()
 
 
 def locate(text: str, doc_index: int, loc: Loc, want: str = "value") -> tuple[int, int]:
     """1-based (line, column) of the node at `loc` in document `doc_index`.
 
     `want` is "value" (the node itself), or "key" (the key that holds it). Path elements that
-    do not exist in the document (pydantic's union tags, a missing field's name) are skipped,
-    so the deepest existing node is placed.
+    do not exist in the document (a missing field's name) are skipped, so the deepest existing
+    node is placed; a key merged in with `<<:` is placed at the mapping that merges it.
     """
-    docs = _round_trip(text)
-    if doc_index >= len(docs):
+    documents = _composed(text)
+    if doc_index >= len(documents):
         return 1, 1
-    node = docs[doc_index]
-    position = _node_position(node) or _document_root(text, doc_index)
+    node = documents[doc_index]
+    position = _mark(node)
     for element in loc:
-        try:
-            if isinstance(node, dict) and hasattr(node, "lc") and element in node:
-                position = node.lc.key(element) if want == "key" else node.lc.value(element)
-                node = node[element]
-            elif isinstance(node, list) and hasattr(node, "lc") and isinstance(element, int) and 0 <= element < len(node):
-                position = node.lc.item(element)
-                node = node[element]
-        except (KeyError, IndexError, TypeError):
-            break  # a key merged in with `<<:` has no place of its own; keep the enclosing one
+        if isinstance(node, MappingNode):
+            pair = _pair(node, element)
+            if pair is None:
+                if any(_is_merge(k) for k, _ in node.value):
+                    break
+                continue
+            key, node = pair
+            position = _mark(key) if want == "key" else _mark(node)
+        elif isinstance(node, SequenceNode) and isinstance(element, int) and 0 <= element < len(node.value):
+            node = node.value[element]
+            position = _mark(node)
     return position[0] + 1, position[1] + 1
 
 
-@lru_cache(maxsize=64)
-def _document_roots(text: str) -> tuple[tuple[int, int], ...]:
-    """0-based (line, column) of each document's root node, scalars included."""
-    for parser in _PARSERS:
-        roots: list[tuple[int, int]] = []
-        expect_root = False
-        try:
-            for event in parser.parse(text):
-                if isinstance(event, DocumentStartEvent):
-                    expect_root = True
-                elif expect_root and isinstance(event, NodeEvent):
-                    roots.append((event.start_mark.line, event.start_mark.column))
-                    expect_root = False
-            return tuple(roots)
-        except Exception:  # noqa: BLE001  (only placing a diagnostic; 1:1 is the fallback)
+def _mark(node: Node) -> tuple[int, int]:
+    return node.start_mark.line, node.start_mark.column
+
+
+def _is_merge(key: Node) -> bool:
+    return isinstance(key, ScalarNode) and key.value == _MERGE and not key.tag.endswith(":str")
+
+
+def _pair(node: MappingNode, element: Any) -> tuple[Node, Node] | None:
+    for key, value in node.value:
+        if not isinstance(key, ScalarNode):
             continue
-    return ()
+        if isinstance(element, str):
+            if key.value == element and key.tag.endswith(":str"):
+                return key, value
+        elif _scalar(key) == element and type(_scalar(key)) is type(element):
+            return key, value
+    return None
 
 
-def _document_root(text: str, doc_index: int) -> tuple[int, int]:
-    roots = _document_roots(text)
-    return roots[doc_index] if doc_index < len(roots) else (0, 0)
-
-
-def _node_position(node: Any) -> tuple[int, int] | None:
-    lc = getattr(node, "lc", None)
-    if lc is None or lc.line is None:
-        return None
-    return lc.line, lc.col
+def _scalar(node: ScalarNode) -> Any:
+    """A key as the loader constructs it (1, None, True), to match a location's non-text key."""
+    constructor = _PURE.constructor
+    try:
+        return constructor.construct_object(node, deep=True)
+    except Exception:  # noqa: BLE001
+        return node.value
+    finally:
+        constructor.constructed_objects.pop(node, None)
