@@ -41,7 +41,7 @@ def test_error_is_placed_with_hint_and_exit_1(tmp_path):
     repo = _repo(tmp_path, {"greet.yaml": BROKEN})
     result = run_cli("validate", cwd=repo)
     assert result.returncode == 1
-    assert "flows.d/greet.yaml:8:45 error CF103 `next: finsh` names no node" in result.stdout
+    assert "flows.d/greet.yaml:8:45 error CF103 `hello.next: finsh` names no node" in result.stdout
     assert "did you mean `finish`?" in result.stdout
     assert "1 file checked: 1 error, 1 warning" in result.stdout
 
@@ -60,7 +60,7 @@ def test_json_output_has_the_documented_shape(tmp_path):
         "path": "flows.d/greet.yaml",
         "line": 8,
         "column": 45,
-        "message": "`next: finsh` names no node",
+        "message": "`hello.next: finsh` names no node",
         "hint": "did you mean `finish`?",
     }
 

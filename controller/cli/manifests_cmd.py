@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
 
@@ -131,32 +131,34 @@ def migrate(
 
     Without --write it lists what would change and exits 1 when anything is out of date.
     """
-    from ruamel.yaml import YAML
-
     from controller.manifests import migrations
     from controller.manifests.loader import discover
 
     ws = workspace(repo, root, None)
-    yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True
-    outdated = 0
+    outdated = failed = 0
     for path in discover(ws.root) if ws.root.exists() else []:
-        docs: list[Any] = list(yaml.load_all(path.read_text(encoding="utf-8")))
-        changes = []
-        for i, doc in enumerate(docs):
-            if isinstance(doc, dict):
-                steps = migrations.pending(str(doc.get("apiVersion", migrations.CURRENT)))
-                if steps:
-                    docs[i], _ = migrations.migrate(doc)
-                    changes.extend(s.summary for s in steps)
-        if changes:
+        try:
+            result = migrations.migrate_text(path.read_bytes().decode("utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            err_console.print(f"{ws.shown(path)}: [red]cannot read[/red]: {exc}; run `chatflow validate` for details")
+            failed += 1
+            continue
+        if result.error:
+            err_console.print(f"{ws.shown(path)}: [red]not migrated[/red]: {result.error}; run `chatflow validate` for details")
+            failed += 1
+            continue
+        if result.changed:
             outdated += 1
-            console.print(f"{ws.shown(path)}: {'; '.join(changes)}")
+            console.print(f"{ws.shown(path)}: {'; '.join(result.summaries)}")
             if write:
-                with path.open("w", encoding="utf-8") as fh:
-                    yaml.dump_all(docs, fh)
+                path.write_text(result.text, encoding="utf-8")
+    if failed:
+        raise typer.Exit(1)
     if outdated == 0:
         console.print(f"every manifest is current ({migrations.CURRENT})")
         return
-    if not write:
+    if write:
+        console.print(f"migrated {outdated} file{'s' if outdated != 1 else ''} to {migrations.CURRENT}")
+    else:
+        console.print(f"{outdated} file{'s' if outdated != 1 else ''} to migrate: run `chatflow migrate --write`")
         raise typer.Exit(1)

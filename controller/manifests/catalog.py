@@ -74,7 +74,7 @@ def from_load(result: LoadResult, secret_root: Path | None = None) -> Catalog:
                 catalog.broken_paths.add(raw.file.path)
             else:
                 catalog.invalid.setdefault(identity, []).extend(problems)
-    semantic = validate_documents(catalog.documents, secret_root)
+    semantic = validate_documents(catalog.documents, secret_root, invalid=list(catalog.invalid))
     catalog.diagnostics.extend(semantic)
     _mark_invalid(catalog, semantic)
     catalog.diagnostics.sort(key=sort_key)

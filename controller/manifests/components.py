@@ -54,7 +54,7 @@ class Button(Strict):
     title: Annotated[str, StringConstraints(min_length=1)]
 
 
-ButtonSpec = Union[str, Button]
+ButtonSpec = Union[Annotated[str, StringConstraints(min_length=1, max_length=256)], Button]
 
 
 def button_of(spec: ButtonSpec) -> Button:

@@ -57,6 +57,7 @@ CODES: dict[str, Code] = _codes(
     ("CF111", "error", "template or expression does not compile"),
     ("CF112", "error", "unknown filter or test"),
     ("CF113", "error", "unknown name in template or expression"),
+    ("CF114", "error", "http save path is not JMESPath"),
     # 12x: trigger and account rules
     ("CF120", "error", "manual trigger with an account"),
     ("CF121", "error", "published message-trigger flow without an account"),
@@ -76,6 +77,7 @@ CODES: dict[str, Code] = _codes(
     ("CF150", "error", "FlowTest names an unknown flow"),
     ("CF151", "error", "start_flow names an unknown flow"),
     ("CF152", "error", "send names an unknown account"),
+    ("CF153", "error", "FlowTest expects a node the flow does not have"),
     ("CF160", "error", "FlowTest failed"),
 )
 

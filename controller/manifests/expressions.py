@@ -7,6 +7,7 @@ the engine renders and evaluates with it (`render`, `evaluate`). Nothing here us
 from __future__ import annotations
 
 import datetime as _dt
+import difflib
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -142,6 +143,7 @@ class Check:
     error: str | None = None
     code: str | None = None  # CF111 syntax, CF112 unknown filter/test, CF113 unknown name
     reads: frozenset[str] = frozenset()  # `vars.X` names read
+    hint: str | None = None  # a close name, when the error is a misspelling
 
 
 OK = Check()
@@ -159,6 +161,8 @@ def check_template(source: str) -> Check:
         tree = ENV.parse(source)
     except TemplateSyntaxError as exc:
         return Check(f"template does not compile: {exc.message} (template line {exc.lineno})", "CF111")
+    except RecursionError:
+        return Check("template does not compile: it nests too deeply", "CF111")
     return _inspect(tree)
 
 
@@ -168,7 +172,9 @@ def check_expression(source: str) -> Check:
         tree = _parse_expression(source)
     except TemplateSyntaxError as exc:
         return Check(f"expression does not compile: {exc.message}", "CF111")
-    return _inspect(tree)
+    except RecursionError:
+        return Check("expression does not compile: it nests too deeply", "CF111")
+    return _inspect(nodes.Output([tree]))  # find_all looks below a node: wrap, so the top one counts too
 
 
 def _parse_expression(source: str) -> nodes.Expr:
@@ -181,20 +187,36 @@ def _parse_expression(source: str) -> nodes.Expr:
     return expr
 
 
+_NO_LOADER = (nodes.Include, nodes.Extends, nodes.Import, nodes.FromImport)
+_REGEX_TESTS = ("matches", "fullmatch")
+
+
 def _inspect(tree: nodes.Node) -> Check:
+    for n in tree.find_all(_NO_LOADER):
+        word = {nodes.Include: "include", nodes.Extends: "extends", nodes.Import: "import", nodes.FromImport: "from ... import"}[type(n)]
+        return Check(f"`{{% {word} %}}` is not available: a template cannot load other templates", "CF111")
+    for t in tree.find_all(nodes.Test):
+        if t.name in _REGEX_TESTS and t.args and isinstance(t.args[0], nodes.Const) and isinstance(t.args[0].value, str):
+            try:
+                _regex(t.args[0].value)
+            except re.error as exc:
+                return Check(f"regular expression {t.args[0].value!r} of `{t.name}` does not compile: {exc}", "CF111")
     for f in tree.find_all(nodes.Filter):
         if f.name not in ENV.filters:
-            return Check(f"unknown filter `{f.name}`; filters: {_names(ENV.filters)}", "CF112")
+            return Check(f"unknown filter `{f.name}`; filters: {_names(ENV.filters)}", "CF112", hint=_close(f.name, ENV.filters))
     for t in tree.find_all(nodes.Test):
         if t.name not in ENV.tests:
-            return Check(f"unknown test `{t.name}`; tests: {_names(ENV.tests)}", "CF112")
+            return Check(f"unknown test `{t.name}`; tests: {_names(ENV.tests)}", "CF112", hint=_close(t.name, ENV.tests))
     stored = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    if any(True for _ in tree.find_all(nodes.For)):
+        stored.add("loop")  # Jinja's loop variable inside {% for %}
     allowed = ROOT_NAMES | stored | set(ENV.globals) | {"true", "false", "none", "True", "False", "None"}
     for n in tree.find_all(nodes.Name):
         if n.ctx == "load" and n.name not in allowed:
             return Check(
                 f"unknown name `{n.name}`; names are: {', '.join(sorted(ROOT_NAMES))}",
                 "CF113",
+                hint=_close(n.name, ROOT_NAMES),
             )
     reads: set[str] = set()
     for g in tree.find_all(nodes.Getattr):
@@ -204,6 +226,11 @@ def _inspect(tree: nodes.Node) -> Check:
         if isinstance(g.node, nodes.Name) and g.node.name == "vars" and isinstance(g.arg, nodes.Const):
             reads.add(str(g.arg.value))
     return Check(reads=frozenset(reads))
+
+
+def _close(word: str, names: Any) -> str | None:
+    close = difflib.get_close_matches(word, sorted(names), n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`?" if close else None
 
 
 def _names(table: Mapping[str, Any]) -> str:

@@ -6,11 +6,14 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable
 
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import SafeConstructor
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.reader import ReaderError
+from ruamel.yaml.resolver import VersionedResolver
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.events import (
     AliasEvent,
     CollectionEndEvent,
@@ -35,16 +38,28 @@ class _Constructor(SafeConstructor):
 _Constructor.add_constructor("tag:yaml.org,2002:timestamp", SafeConstructor.construct_yaml_str)
 
 
-def _fast_yaml() -> YAML:
-    yaml = YAML(typ="safe", pure=False)
+class _Resolver(VersionedResolver):
+    """YAML 1.2 always (`yes` stays a string); also skips ruamel's slow per-scalar version lookup."""
+
+    processing_version = (1, 2)
+
+
+def _safe_yaml(pure: bool) -> YAML:
+    yaml = YAML(typ="safe", pure=pure)
     yaml.Constructor = _Constructor
+    yaml.Resolver = _Resolver
     return yaml
 
 
-_FAST = _fast_yaml()
+_FAST = _safe_yaml(pure=False)
+# libyaml (the C parser) rejects a few valid plain scalars, e.g. `{text: Your name?, next: x}`;
+# the pure parser gets a second look at a file the C one refused, so a valid file never fails.
+_PURE = _safe_yaml(pure=True)
+_PARSERS = (_FAST, _PURE)
 # A tag or an alias can only start after white space or a flow indicator; most files have neither.
-_MAYBE_TAG = re.compile(r"(?:^|[\s\[\{,])!", re.M)
-_MAYBE_ALIAS = re.compile(r"(?:^|[\s\[\{,])\*", re.M)
+# `:` too, since a JSON-style key may be followed directly by its value: {"a":!!binary x}.
+_MAYBE_TAG = re.compile(r"(?:^|[\s\[\{,:])!", re.M)
+_MAYBE_ALIAS = re.compile(r"(?:^|[\s\[\{,:])\*", re.M)
 
 
 @dataclass(frozen=True)
@@ -122,17 +137,15 @@ def parse(source: SourceFile) -> LoadResult:
             return result
     try:
         docs = list(_FAST.load_all(text))
-    except MarkedYAMLError as exc:
-        result.diagnostics.append(_yaml_error(path, exc))
-        return result
-    except YAMLError as exc:  # unmarked errors (rare: reader errors)
-        result.diagnostics.append(Diagnostic.make("CF003", _first_line(str(exc)), path))
-        return result
-    except RecursionError:
-        result.diagnostics.append(
-            Diagnostic.make("CF003", "the document nests too deeply", path, hint="flatten the structure")
-        )
-        return result
+    except Exception as exc:  # noqa: BLE001  (user input never raises: every failure is a diagnostic)
+        if not _libyaml_only(exc):
+            result.diagnostics.append(_load_error(source, exc))
+            return result
+        try:
+            docs = list(_PURE.load_all(text))
+        except Exception:  # noqa: BLE001  (both refuse it: report the first parser's words)
+            result.diagnostics.append(_load_error(source, exc))
+            return result
     for index, data in enumerate(docs):
         if data is None:
             continue  # an empty document (e.g. a trailing `---`)
@@ -142,6 +155,31 @@ def parse(source: SourceFile) -> LoadResult:
             Diagnostic.make("CF008", "the file holds no YAML documents", path, hint="add a manifest or delete the file")
         )
     return result
+
+
+def _libyaml_only(exc: Exception) -> bool:
+    """A syntax error the pure parser may not share (not a duplicate key, tag or reader error)."""
+    return isinstance(exc, MarkedYAMLError) and type(exc).__name__ in ("ParserError", "ScannerError")
+
+
+def _load_error(source: SourceFile, exc: Exception) -> Diagnostic:
+    path = source.path
+    if isinstance(exc, MarkedYAMLError):
+        return _yaml_error(path, exc)
+    if isinstance(exc, ReaderError):
+        line, column = _position(source.text, exc.position)
+        char = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+        return Diagnostic.make("CF003", f"character U+{char:04X} is not allowed in YAML ({exc.reason})",
+                               path, line, column, hint="remove the control character, or write it as an escape in a double-quoted string")
+    if isinstance(exc, RecursionError):
+        return Diagnostic.make("CF003", "the document nests too deeply", path, hint="flatten the structure")
+    return Diagnostic.make("CF003", f"the file cannot be read as YAML: {_first_line(str(exc))}", path)
+
+
+def _position(text: str, index: int) -> tuple[int, int]:
+    """1-based line and column of a character index."""
+    before = text[: max(0, index)]
+    return before.count("\n") + 1, index - (before.rfind("\n") + 1) + 1
 
 
 def _first_line(text: str) -> str:
@@ -183,12 +221,20 @@ def _syntax_hint(problem: str) -> str | None:
 
 def _scan_events(source: SourceFile) -> Diagnostic | None:
     """Reject explicit tags and alias bombs before constructing anything."""
+    problem = _scan_with(_FAST, source)
+    if problem is not None and problem.code == "CF003":
+        second = _scan_with(_PURE, source)
+        return problem if second is not None and second.code == "CF003" else second
+    return problem
+
+
+def _scan_with(parser: YAML, source: SourceFile) -> Diagnostic | None:
     sizes: list[int] = []  # expanded node count of each open collection
     anchors: dict[str, int] = {}
     open_anchor: list[str | None] = []
     total = 0
     try:
-        for event in _FAST.parse(source.text):
+        for event in parser.parse(source.text):
             if isinstance(event, NodeEvent) and not isinstance(event, AliasEvent):
                 tag = getattr(event, "tag", None)
                 explicit = tag is not None and not (isinstance(event, ScalarEvent) and tag == "!")
@@ -217,6 +263,16 @@ def _scan_events(source: SourceFile) -> Diagnostic | None:
                 if event.anchor:
                     anchors[event.anchor] = 1
             elif isinstance(event, AliasEvent):
+                if event.anchor in open_anchor:
+                    mark = event.start_mark
+                    return Diagnostic.make(
+                        "CF006",
+                        f"alias `*{event.anchor}` sits inside its own anchor: the data would contain itself",
+                        source.path,
+                        mark.line + 1,
+                        mark.column + 1,
+                        hint="write the data out instead of referring back to an enclosing anchor",
+                    )
                 node_size = anchors.get(event.anchor, 1)
             else:
                 continue
@@ -233,10 +289,8 @@ def _scan_events(source: SourceFile) -> Diagnostic | None:
                     mark.column + 1,
                     hint="write the data out instead of nesting aliases",
                 )
-    except MarkedYAMLError as exc:
-        return _yaml_error(source.path, exc)
-    except YAMLError as exc:
-        return Diagnostic.make("CF003", _first_line(str(exc)), source.path)
+    except Exception as exc:  # noqa: BLE001  (reported, like every parse failure)
+        return _load_error(source, exc)
     return None
 
 
@@ -287,42 +341,76 @@ def _display(p: Path, base: Path | None) -> str:
 
 
 # ---- positions ---------------------------------------------------------------------------
+# Placing a diagnostic composes the file again (C composer, the pure one as a fallback) and
+# walks the node tree: every node keeps the mark where it starts. Only files with diagnostics
+# pay for it, once per text.
+
+_MERGE = "<<"
 
 
 @lru_cache(maxsize=64)
-def _round_trip(text: str) -> Sequence[Any]:
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = True
-    try:
-        return list(yaml.load_all(text))
-    except Exception:  # the fast parse succeeded, so this is only a fallback to 1:1
-        return []
+def _composed(text: str) -> tuple[Node, ...]:
+    for parser in _PARSERS:
+        try:
+            return tuple(parser.compose_all(text))
+        except Exception:  # noqa: BLE001  (only placing a diagnostic; 1:1 is the fallback)
+            continue
+    return ()
 
 
 def locate(text: str, doc_index: int, loc: Loc, want: str = "value") -> tuple[int, int]:
     """1-based (line, column) of the node at `loc` in document `doc_index`.
 
     `want` is "value" (the node itself), or "key" (the key that holds it). Path elements that
-    do not exist in the document (pydantic's union tags, a missing field's name) are skipped,
-    so the deepest existing node is placed.
+    do not exist in the document (a missing field's name) are skipped, so the deepest existing
+    node is placed; a key merged in with `<<:` is placed at the mapping that merges it.
     """
-    docs = _round_trip(text)
-    if doc_index >= len(docs):
+    documents = _composed(text)
+    if doc_index >= len(documents):
         return 1, 1
-    node = docs[doc_index]
-    position = _node_position(node) or (0, 0)
+    node = documents[doc_index]
+    position = _mark(node)
     for element in loc:
-        if isinstance(node, dict) and hasattr(node, "lc") and element in node:
-            position = node.lc.key(element) if want == "key" else node.lc.value(element)
-            node = node[element]
-        elif isinstance(node, list) and hasattr(node, "lc") and isinstance(element, int) and 0 <= element < len(node):
-            position = node.lc.item(element)
-            node = node[element]
+        if isinstance(node, MappingNode):
+            pair = _pair(node, element)
+            if pair is None:
+                if any(_is_merge(k) for k, _ in node.value):
+                    break
+                continue
+            key, node = pair
+            position = _mark(key) if want == "key" else _mark(node)
+        elif isinstance(node, SequenceNode) and isinstance(element, int) and 0 <= element < len(node.value):
+            node = node.value[element]
+            position = _mark(node)
     return position[0] + 1, position[1] + 1
 
 
-def _node_position(node: Any) -> tuple[int, int] | None:
-    lc = getattr(node, "lc", None)
-    if lc is None or lc.line is None:
-        return None
-    return lc.line, lc.col
+def _mark(node: Node) -> tuple[int, int]:
+    return node.start_mark.line, node.start_mark.column
+
+
+def _is_merge(key: Node) -> bool:
+    return isinstance(key, ScalarNode) and key.value == _MERGE and not key.tag.endswith(":str")
+
+
+def _pair(node: MappingNode, element: Any) -> tuple[Node, Node] | None:
+    for key, value in node.value:
+        if not isinstance(key, ScalarNode):
+            continue
+        if isinstance(element, str):
+            if key.value == element and key.tag.endswith(":str"):
+                return key, value
+        elif _scalar(key) == element and type(_scalar(key)) is type(element):
+            return key, value
+    return None
+
+
+def _scalar(node: ScalarNode) -> Any:
+    """A key as the loader constructs it (1, None, True), to match a location's non-text key."""
+    constructor = _PURE.constructor
+    try:
+        return constructor.construct_object(node, deep=True)
+    except Exception:  # noqa: BLE001
+        return node.value
+    finally:
+        constructor.constructed_objects.pop(node, None)

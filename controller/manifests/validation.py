@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import difflib
 from collections import defaultdict
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Iterator
 
+import jmespath
+import jmespath.exceptions
+
 from . import expressions
-from .components import SECRET_HEADER, Condition, Goto, Http, Send, _Content
+from .components import SECRET_HEADER, Condition, Goto, Http, Send, StartFlow, _Content
 from .diagnostics import Diagnostic
 from .documents import Document
 from .limits import LIMITS, VIBER_SENDER_NAME
@@ -17,23 +22,60 @@ from .models import Account, Flow, FlowTest, ViberAccountSpec, fold_keyword
 NODES = ("spec", "nodes")
 
 
-def validate_documents(documents: list[Document], secret_root: Path | None = None) -> list[Diagnostic]:
-    """Every cross-document and per-flow rule; documents already passed the schema."""
+def validate_documents(
+    documents: list[Document],
+    secret_root: Path | None = None,
+    invalid: Iterable[tuple[str, str]] = (),
+) -> list[Diagnostic]:
+    """Every cross-document and per-flow rule; documents already passed the schema.
+
+    `invalid` names the (kind, name) of manifests that exist but failed the schema: references
+    to them are not reported as missing, since their own diagnostics say what is wrong.
+    """
+    broken = set(invalid)
     out: list[Diagnostic] = []
     out.extend(_duplicate_names(documents))
     accounts = {d.name: d for d in documents if isinstance(d.manifest, Account)}
     flows = {d.name: d for d in documents if isinstance(d.manifest, Flow)}
+    exists = _Names(
+        accounts={n for k, n in broken if k == "Account"} | set(accounts),
+        flows={n for k, n in broken if k == "Flow"} | set(flows),
+    )
     for d in accounts.values():
         out.extend(_account(d, secret_root))
     out.extend(_channel_ids(list(accounts.values())))
     for d in flows.values():
-        out.extend(_flow(d, accounts, flows))
+        out.extend(_flow(d, accounts, exists))
     out.extend(_keyword_conflicts(list(flows.values())))
     for d in documents:
-        if isinstance(d.manifest, FlowTest) and d.manifest.spec.flow not in flows:
-            out.append(d.diagnostic("CF150", f"FlowTest names flow `{d.manifest.spec.flow}`, which does not exist",
-                                    ("spec", "flow"), hint=_did_you_mean(d.manifest.spec.flow, flows)))
+        if isinstance(d.manifest, FlowTest):
+            out.extend(_flow_test(d, d.manifest, flows, exists))
     return out
+
+
+@dataclass(frozen=True)
+class _Names:
+    """Names that exist per kind, valid or not (a reference to an invalid one is not "missing")."""
+
+    accounts: set[str]
+    flows: set[str]
+
+
+def _flow_test(d: Document, test: FlowTest, flows: dict[str, Document], exists: _Names) -> Iterator[Diagnostic]:
+    name = test.spec.flow
+    if name not in exists.flows:
+        yield d.diagnostic("CF150", f"FlowTest names flow `{name}`, which does not exist",
+                           ("spec", "flow"), hint=_did_you_mean(name, exists.flows, "flows"))
+        return
+    target = flows.get(name)
+    if target is None:
+        return  # the flow exists but is invalid; its own diagnostics say why
+    nodes = target.manifest.spec.nodes  # type: ignore[union-attr]
+    for i, step in enumerate(test.spec.steps):
+        node = step.expect.node
+        if node is not None and node not in nodes:
+            yield d.diagnostic("CF153", f"step {i + 1} expects the conversation at node `{node}`, which flow `{name}` does not have",
+                               ("spec", "steps", i, "expect", "node"), hint=_did_you_mean(node, nodes, "nodes are"))
 
 
 def _did_you_mean(word: str, names: Iterable[str], what: str = "names") -> str:
@@ -97,17 +139,17 @@ def _channel_ids(accounts: list[Document]) -> Iterator[Diagnostic]:
 # ---- flows ---------------------------------------------------------------------------------
 
 
-def _flow(d: Document, accounts: dict[str, Document], flows: dict[str, Document]) -> Iterator[Diagnostic]:
+def _flow(d: Document, accounts: dict[str, Document], exists: _Names) -> Iterator[Diagnostic]:
     flow: Flow = d.manifest  # type: ignore[assignment]
-    yield from _trigger(d, flow, accounts)
+    yield from _trigger(d, flow, accounts, exists)
     yield from _graph(d, flow)
     yield from _templates(d, flow)
-    yield from _references(d, flow, accounts, flows)
+    yield from _http(d, flow)
+    yield from _references(d, flow, exists)
     yield from _limits(d, flow, accounts)
-    yield from _secret_headers(d, flow)
 
 
-def _trigger(d: Document, flow: Flow, accounts: dict[str, Document]) -> Iterator[Diagnostic]:
+def _trigger(d: Document, flow: Flow, accounts: dict[str, Document], exists: _Names) -> Iterator[Diagnostic]:
     trigger = flow.spec.trigger
     loc = ("spec", "trigger")
     if trigger.type == "manual":
@@ -125,8 +167,9 @@ def _trigger(d: Document, flow: Flow, accounts: dict[str, Document]) -> Iterator
         return
     account = accounts.get(trigger.account)
     if account is None:
-        yield d.diagnostic("CF123", f"account `{trigger.account}` does not exist", (*loc, "account"),
-                           hint=_did_you_mean(trigger.account, accounts, "accounts"))
+        if trigger.account not in exists.accounts:
+            yield d.diagnostic("CF123", f"account `{trigger.account}` does not exist", (*loc, "account"),
+                               hint=_did_you_mean(trigger.account, exists.accounts, "accounts"))
         return
     channel = account.manifest.spec.channel  # type: ignore[union-attr]
     if channel != trigger.type:
@@ -165,7 +208,7 @@ def _graph(d: Document, flow: Flow) -> Iterator[Diagnostic]:
     for nid, node in nodes.items():
         for field, target in node.targets():
             if target not in nodes:
-                yield d.diagnostic("CF103", f"`{_field(field)}: {target}` names no node", (*NODES, nid, *field),
+                yield d.diagnostic("CF103", f"`{nid}.{_field(field)}: {target}` names no node", (*NODES, nid, *field),
                                    hint=_did_you_mean(target, nodes, "nodes are"))
         if isinstance(node, Condition) and node.default is None:
             yield d.diagnostic("CF106", f"condition `{nid}` has no `default`: when no branch matches the conversation has nowhere to go",
@@ -185,7 +228,10 @@ def _graph(d: Document, flow: Flow) -> Iterator[Diagnostic]:
 
 
 def _field(loc: tuple[str | int, ...]) -> str:
-    return ".".join(str(p) for p in loc)
+    out = ""
+    for p in loc:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
 
 
 def _spinning_loops(d: Document, flow: Flow, graph: dict[str, list[str]]) -> Iterator[Diagnostic]:
@@ -200,12 +246,30 @@ def _spinning_loops(d: Document, flow: Flow, graph: dict[str, list[str]]) -> Ite
             free[nid] = [node.next] if node.next in nodes else []
         else:
             free[nid] = targets
+    order = {nid: i for i, nid in enumerate(nodes)}
     for component in _cycles(free):
-        first = sorted(component)[0]
-        loop = " -> ".join(sorted(component))
-        yield d.diagnostic("CF105", f"nodes {loop} form a loop with no waiting node: it would spin",
+        first = min(component, key=order.__getitem__)
+        loop = " -> ".join(_cycle_through(first, component, free))
+        yield d.diagnostic("CF105", f"{loop} is a loop with no waiting node: it would spin",
                            (*NODES, first), want="key",
                            hint="put a question, delay or handoff in the loop, or loop with a `goto` and `max_jumps`")
+
+
+def _cycle_through(first: str, component: set[str], graph: dict[str, list[str]]) -> list[str]:
+    """The shortest way round from `first` back to itself inside one strongly connected component."""
+    previous: dict[str, str] = {}
+    queue = [first]
+    for node in queue:
+        for nxt in graph[node]:
+            if nxt == first:
+                path = [node]
+                while path[-1] != first:
+                    path.append(previous[path[-1]])
+                return [*reversed(path), first]
+            if nxt in component and nxt not in previous:
+                previous[nxt] = node
+                queue.append(nxt)
+    return sorted(component)
 
 
 def _cycles(graph: dict[str, list[str]]) -> list[set[str]]:
@@ -265,7 +329,8 @@ def _templates(d: Document, flow: Flow) -> Iterator[Diagnostic]:
         checks += [(f, expressions.check_expression(s)) for f, s in node.expressions()]
         for field, check in checks:
             if check.error:
-                yield d.diagnostic(check.code or "CF111", f"`{nid}.{_field(field)}`: {check.error}", (*NODES, nid, *field))
+                yield d.diagnostic(check.code or "CF111", f"`{nid}.{_field(field)}`: {check.error}", (*NODES, nid, *field),
+                                   hint=check.hint)
             for name in check.reads:
                 reads[nid].append((field, name))
     if not reads:
@@ -301,17 +366,46 @@ def _assigned_before(flow: Flow) -> dict[str, set[str]]:
     return result
 
 
-def _references(d: Document, flow: Flow, accounts: dict[str, Document], flows: dict[str, Document]) -> Iterator[Diagnostic]:
+def _references(d: Document, flow: Flow, exists: _Names) -> Iterator[Diagnostic]:
     for nid, node in flow.spec.nodes.items():
-        if node.type == "start_flow" and node.flow not in flows:  # type: ignore[attr-defined]
-            yield d.diagnostic("CF151", f"start_flow `{nid}` names flow `{node.flow}`, which does not exist",  # type: ignore[attr-defined]
-                               (*NODES, nid, "flow"), hint=_did_you_mean(node.flow, flows, "flows"))  # type: ignore[attr-defined]
-        if isinstance(node, Send) and node.account not in accounts:
+        if isinstance(node, StartFlow) and node.flow not in exists.flows:
+            yield d.diagnostic("CF151", f"start_flow `{nid}` names flow `{node.flow}`, which does not exist",
+                               (*NODES, nid, "flow"), hint=_did_you_mean(node.flow, exists.flows, "flows"))
+        if isinstance(node, Send) and node.account not in exists.accounts:
             yield d.diagnostic("CF152", f"send `{nid}` names account `{node.account}`, which does not exist",
-                               (*NODES, nid, "account"), hint=_did_you_mean(node.account, accounts, "accounts"))
+                               (*NODES, nid, "account"), hint=_did_you_mean(node.account, exists.accounts, "accounts"))
+
+
+def _http(d: Document, flow: Flow) -> Iterator[Diagnostic]:
+    """Secret-looking headers must be references; `save` paths must be JMESPath."""
+    for nid, node in flow.spec.nodes.items():
+        if not isinstance(node, Http):
+            continue
+        for name, value in node.headers.items():
+            if isinstance(value, str) and SECRET_HEADER.search(name) and not expressions.is_template(value):
+                yield d.diagnostic("CF140", f"header `{name}` of `{nid}` holds a literal secret", (*NODES, nid, "headers", name),
+                                   hint="reference it: `{env: NAME}` or `{file: /path}`")
+        for var, path in node.save.items():
+            problem = _jmespath_problem(path)
+            if problem is not None:
+                yield d.diagnostic("CF114", f"`{nid}.save.{var}`: {path!r} is not a JMESPath expression: {problem}",
+                                   (*NODES, nid, "save", var),
+                                   hint="paths look like `status`, `delivery.eta`, `items[0].id`; see jmespath.org")
+
+
+@lru_cache(maxsize=4096)
+def _jmespath_problem(path: str) -> str | None:
+    try:
+        jmespath.compile(path)
+    except jmespath.exceptions.JMESPathError as exc:
+        return " ".join(str(getattr(exc, "msg", exc)).split()) or "it does not parse"
+    except (ValueError, RecursionError):
+        return "it does not parse"
+    return None
 
 
 def _limits(d: Document, flow: Flow, accounts: dict[str, Document]) -> Iterator[Diagnostic]:
+    """Channel limits: CF130 where the adapter degrades (and how), CF131 where nothing can."""
     for nid, node in flow.spec.nodes.items():
         if not isinstance(node, _Content):
             continue
@@ -321,15 +415,23 @@ def _limits(d: Document, flow: Flow, accounts: dict[str, Document]) -> Iterator[
             channel = account.manifest.spec.channel if account else "manual"  # type: ignore[union-attr]
         limits = LIMITS.get(channel)
         if limits is None:
-            continue
+            continue  # a manual flow's messages go wherever the caller says; nothing to check yet
         base = (*NODES, nid)
-        if node.text is not None and not expressions.is_template(node.text) and len(node.text) > limits.text:
-            yield d.diagnostic("CF131", f"`{nid}.text` is {len(node.text)} characters; {channel} allows {limits.text}",
-                               (*base, "text"), hint="shorten it or split it into two messages")
         buttons = node.button_models()
+        interactive = bool(buttons) or node.list is not None
+        if node.text is not None and not expressions.is_template(node.text):
+            size = limits.size(node.text)
+            if size > limits.text:
+                yield d.diagnostic("CF131", f"`{nid}.text` is {size} {limits.unit}; {channel} allows {limits.text}",
+                                   (*base, "text"), hint="shorten it or split it into two messages")
+            elif interactive and limits.interactive_text is not None and size > limits.interactive_text:
+                yield d.diagnostic("CF131", f"`{nid}.text` is {size} {limits.unit}; {channel} allows {limits.interactive_text} "
+                                   "in a message with buttons or a list", (*base, "text"),
+                                   hint="put the long part in a message node before it")
         if len(buttons) > limits.buttons:
             yield d.diagnostic("CF130", f"`{nid}` has {len(buttons)} buttons; {channel} shows {limits.buttons}, "
-                               f"so the adapter sends {limits.degrade_buttons}", (*base, "buttons"))
+                               f"so the adapter sends {limits.degrade_buttons}", (*base, "buttons"), want="key",
+                               hint=f"keep to {limits.buttons} buttons to have them shown as buttons")
         if limits.button_title is not None:
             for i, b in enumerate(buttons):
                 if len(b.title) > limits.button_title and not expressions.is_template(b.title):
@@ -338,7 +440,6 @@ def _limits(d: Document, flow: Flow, accounts: dict[str, Document]) -> Iterator[
                                        (*base, *field), hint="shorten the title (the id may stay long)")
         if node.list is not None:
             yield from _list_limits(d, nid, node, channel)
-    return
 
 
 def _list_limits(d: Document, nid: str, node: _Content, channel: str) -> Iterator[Diagnostic]:
@@ -348,24 +449,31 @@ def _list_limits(d: Document, nid: str, node: _Content, channel: str) -> Iterato
     base = (*NODES, nid, "list")
     rows = lst.rows()
     if not limits.lists:
-        cap = limits.buttons
-        yield d.diagnostic("CF130", f"{channel} has no list messages; `{nid}` is sent as {limits.degrade_list}", base, want="key")
-        if limits.button_title is not None:
+        yield d.diagnostic("CF130", f"{channel} has no list messages; `{nid}` is sent as {limits.degrade_list}", base, want="key",
+                           hint="use `buttons` to say what the contact will see, or accept the degradation")
+        if limits.button_title is not None and len(rows) <= limits.buttons:
             for si, section in enumerate(lst.sections):
                 for ri, row in enumerate(section.rows):
-                    if len(row.title) > limits.button_title and len(rows) <= cap:
+                    if len(row.title) > limits.button_title and not expressions.is_template(row.title):
                         yield d.diagnostic("CF131", f"list row title {row.title!r} becomes a quick reply; {channel} allows {limits.button_title} characters",
                                            (*base, "sections", si, "rows", ri, "title"), hint="shorten the title")
         return
     if len(rows) > limits.list_rows:
         yield d.diagnostic("CF131", f"`{nid}.list` has {len(rows)} rows; {channel} allows {limits.list_rows} in all",
-                           (*base, "sections"), hint="split the choices over two questions")
+                           (*base, "sections"), want="key", hint="split the choices over two questions")
     if len(lst.sections) > limits.list_sections:
-        yield d.diagnostic("CF131", f"`{nid}.list` has {len(lst.sections)} sections; {channel} allows {limits.list_sections}", (*base, "sections"))
+        yield d.diagnostic("CF131", f"`{nid}.list` has {len(lst.sections)} sections; {channel} allows {limits.list_sections}",
+                           (*base, "sections"), want="key", hint="merge sections")
     if len(lst.button) > limits.list_button:
         yield d.diagnostic("CF131", f"list button {lst.button!r} is {len(lst.button)} characters; {channel} allows {limits.list_button}",
                            (*base, "button"), hint="shorten it")
     for si, section in enumerate(lst.sections):
+        if section.title is not None and len(section.title) > limits.section_title:
+            yield d.diagnostic("CF131", f"section title {section.title!r} is {len(section.title)} characters; {channel} allows {limits.section_title}",
+                               (*base, "sections", si, "title"), hint="shorten it")
+        if section.title is None and len(lst.sections) > 1:
+            yield d.diagnostic("CF131", f"section {si + 1} of `{nid}.list` has no title; {channel} needs one when a list has several sections",
+                               (*base, "sections", si), hint="add `title:` to every section")
         for ri, row in enumerate(section.rows):
             loc = (*base, "sections", si, "rows", ri)
             if len(row.title) > limits.row_title:
@@ -374,16 +482,6 @@ def _list_limits(d: Document, nid: str, node: _Content, channel: str) -> Iterato
             if row.description is not None and len(row.description) > limits.row_description:
                 yield d.diagnostic("CF131", f"list row description is {len(row.description)} characters; {channel} allows {limits.row_description}",
                                    (*loc, "description"), hint="shorten it")
-
-
-def _secret_headers(d: Document, flow: Flow) -> Iterator[Diagnostic]:
-    for nid, node in flow.spec.nodes.items():
-        if not isinstance(node, Http):
-            continue
-        for name, value in node.headers.items():
-            if isinstance(value, str) and SECRET_HEADER.search(name) and not expressions.is_template(value):
-                yield d.diagnostic("CF140", f"header `{name}` of `{nid}` holds a literal secret", (*NODES, nid, "headers", name),
-                                   hint="reference it: `{env: NAME}` or `{file: /path}`")
 
 
 def _keyword_conflicts(flows: list[Document]) -> Iterator[Diagnostic]:
