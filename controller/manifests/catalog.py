@@ -8,7 +8,7 @@ from typing import Iterable
 
 from .diagnostics import Diagnostic, sort_key
 from .documents import Document, build
-from .loader import LoadResult, RawDocument, discover, load_bytes, load_paths
+from .loader import LoadResult, RawDocument, discover, load_paths
 from .models import Account, Flow, FlowTest
 from .validation import validate_documents
 
@@ -50,14 +50,6 @@ def load_root(root: Path, display_base: Path | None = None, secret_root: Path | 
     """Load every manifest under `root` from disk."""
     files = discover(root)
     return from_load(load_paths(files, display_base), secret_root if secret_root is not None else root)
-
-
-def load_blobs(blobs: Iterable[tuple[str, bytes, str | None]], secret_root: Path | None = None) -> Catalog:
-    """Load manifests from (path, bytes, blob id) triples, e.g. a git tree."""
-    result = LoadResult()
-    for path, data, blob in blobs:
-        result.merge(load_bytes(path, data, blob))
-    return from_load(result, secret_root)
 
 
 def from_load(result: LoadResult, secret_root: Path | None = None) -> Catalog:

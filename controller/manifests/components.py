@@ -42,7 +42,7 @@ class SecretRef(Strict):
                 "literal_secret",
                 "a literal secret is not allowed here; use {env: NAME} or {file: PATH}",
             )
-        if isinstance(data, dict) and len({"env", "file"} & data.keys()) != 1:
+        if isinstance(data, dict) and len([k for k in ("env", "file") if data.get(k) is not None]) != 1:
             raise PydanticCustomError(
                 "secret_ref_shape", "a secret reference has exactly one of `env` or `file`"
             )

@@ -24,7 +24,7 @@ def short_hash(text: str) -> str:
 
 def spec_json(flow: Flow) -> str:
     """The whole validated spec with defaults filled in, as canonical JSON (what the store keeps)."""
-    return canonical(flow.spec.model_dump(mode="json"))
+    return canonical(flow.spec.model_dump(mode="json", exclude_none=True))
 
 
 def flow_revision(flow: Flow) -> str:
@@ -33,7 +33,7 @@ def flow_revision(flow: Flow) -> str:
 
 
 def account_spec_json(account: Account) -> str:
-    return canonical(account.spec.model_dump(mode="json"))
+    return canonical(account.spec.model_dump(mode="json", exclude_none=True))
 
 
 def account_hash(account: Account) -> str:

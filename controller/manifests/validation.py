@@ -16,6 +16,7 @@ from . import expressions
 from .components import SECRET_HEADER, Condition, Goto, Http, Send, StartFlow, _Content
 from .diagnostics import Diagnostic
 from .documents import Document
+from .facts import Facts
 from .limits import LIMITS, VIBER_SENDER_NAME
 from .models import Account, Flow, FlowTest, ViberAccountSpec, fold_keyword
 
@@ -27,29 +28,80 @@ def validate_documents(
     secret_root: Path | None = None,
     invalid: Iterable[tuple[str, str]] = (),
 ) -> list[Diagnostic]:
-    """Every cross-document and per-flow rule; documents already passed the schema.
+    """Every rule: the local ones per document, then the global ones over all documents' facts.
 
     `invalid` names the (kind, name) of manifests that exist but failed the schema: references
     to them are not reported as missing, since their own diagnostics say what is wrong.
     """
-    broken = set(invalid)
     out: list[Diagnostic] = []
-    out.extend(_duplicate_names(documents))
-    accounts = {d.name: d for d in documents if isinstance(d.manifest, Account)}
-    flows = {d.name: d for d in documents if isinstance(d.manifest, Flow)}
+    for d in documents:
+        out.extend(local_checks(d, secret_root))
+    out.extend(global_checks([facts_of(d) for d in documents], invalid))
+    return out
+
+
+def local_checks(d: Document, secret_root: Path | None = None) -> list[Diagnostic]:
+    """Rules that need only this document (and its parsed model)."""
+    manifest = d.manifest
+    if isinstance(manifest, Account):
+        return list(_account(d, secret_root))
+    if isinstance(manifest, Flow):
+        out = list(_trigger_local(d, manifest))
+        out.extend(_graph(d, manifest))
+        out.extend(_templates(d, manifest))
+        out.extend(_http(d, manifest))
+        out.extend(_limits(d, manifest, send_channel=None))
+        return out
+    return []
+
+
+def facts_of(d: Document) -> Facts:
+    """What the global rules need of one valid document."""
+    facts = Facts(d.kind, d.name, d.path, d.raw.index, locate=d.raw.locate)
+    manifest = d.manifest
+    if isinstance(manifest, Flow):
+        spec = manifest.spec
+        facts.trigger, facts.account, facts.state = spec.trigger.type, spec.trigger.account, spec.state
+        facts.keywords = list(spec.trigger.keywords)
+        facts.nodes = list(spec.nodes)
+        facts.start_flows = [(nid, n.flow) for nid, n in spec.nodes.items() if isinstance(n, StartFlow)]
+        facts.sends = [(nid, n.account) for nid, n in spec.nodes.items() if isinstance(n, Send)]
+        for nid, node in spec.nodes.items():
+            if isinstance(node, Send):
+                for channel in LIMITS:
+                    found = list(_node_limits(d, nid, node, channel))
+                    if found:
+                        facts.send_limits.setdefault(f"{channel}/{nid}", []).extend(found)
+    elif isinstance(manifest, Account):
+        facts.channel, facts.channel_id = manifest.spec.channel, manifest.spec.channel_id()
+    elif isinstance(manifest, FlowTest):
+        facts.test_flow = manifest.spec.flow
+        facts.expected_nodes = [(i, s.expect.node) for i, s in enumerate(manifest.spec.steps) if s.expect.node is not None]
+    return facts
+
+
+def global_checks(facts: list[Facts], invalid: Iterable[tuple[str, str]] = ()) -> list[Diagnostic]:
+    """Rules across documents, over their facts only (so cached files need no parsing)."""
+    broken = set(invalid)
+    out: list[Diagnostic] = list(_duplicate_names(facts))
+    accounts = {f.name: f for f in facts if f.kind == "Account"}
+    flows = {f.name: f for f in facts if f.kind == "Flow"}
     exists = _Names(
         accounts={n for k, n in broken if k == "Account"} | set(accounts),
         flows={n for k, n in broken if k == "Flow"} | set(flows),
     )
-    for d in accounts.values():
-        out.extend(_account(d, secret_root))
     out.extend(_channel_ids(list(accounts.values())))
-    for d in flows.values():
-        out.extend(_flow(d, accounts, exists))
+    for f in flows.values():
+        out.extend(_trigger_account(f, accounts, exists))
+        out.extend(_references(f, exists))
+        for nid, account in f.sends:
+            target = accounts.get(account)
+            if target is not None:
+                out.extend(f.send_limits.get(f"{target.channel}/{nid}", []))
     out.extend(_keyword_conflicts(list(flows.values())))
-    for d in documents:
-        if isinstance(d.manifest, FlowTest):
-            out.extend(_flow_test(d, d.manifest, flows, exists))
+    for f in facts:
+        if f.kind == "FlowTest":
+            out.extend(_flow_test(f, flows, exists))
     return out
 
 
@@ -61,21 +113,19 @@ class _Names:
     flows: set[str]
 
 
-def _flow_test(d: Document, test: FlowTest, flows: dict[str, Document], exists: _Names) -> Iterator[Diagnostic]:
-    name = test.spec.flow
+def _flow_test(f: Facts, flows: dict[str, Facts], exists: _Names) -> Iterator[Diagnostic]:
+    name = f.test_flow or ""
     if name not in exists.flows:
-        yield d.diagnostic("CF150", f"FlowTest names flow `{name}`, which does not exist",
+        yield f.diagnostic("CF150", f"FlowTest names flow `{name}`, which does not exist",
                            ("spec", "flow"), hint=_did_you_mean(name, exists.flows, "flows"))
         return
     target = flows.get(name)
     if target is None:
         return  # the flow exists but is invalid; its own diagnostics say why
-    nodes = target.manifest.spec.nodes  # type: ignore[union-attr]
-    for i, step in enumerate(test.spec.steps):
-        node = step.expect.node
-        if node is not None and node not in nodes:
-            yield d.diagnostic("CF153", f"step {i + 1} expects the conversation at node `{node}`, which flow `{name}` does not have",
-                               ("spec", "steps", i, "expect", "node"), hint=_did_you_mean(node, nodes, "nodes are"))
+    for i, node in f.expected_nodes:
+        if node not in target.nodes:
+            yield f.diagnostic("CF153", f"step {i + 1} expects the conversation at node `{node}`, which flow `{name}` does not have",
+                               ("spec", "steps", i, "expect", "node"), hint=_did_you_mean(node, target.nodes, "nodes are"))
 
 
 def _did_you_mean(word: str, names: Iterable[str], what: str = "names") -> str:
@@ -87,17 +137,17 @@ def _did_you_mean(word: str, names: Iterable[str], what: str = "names") -> str:
     return f"{what}: {shown}" if names else f"there are no {what}"
 
 
-def _duplicate_names(documents: list[Document]) -> Iterator[Diagnostic]:
-    first: dict[tuple[str, str], Document] = {}
-    for d in documents:
-        key = (d.kind, d.name)
+def _duplicate_names(facts: list[Facts]) -> Iterator[Diagnostic]:
+    first: dict[tuple[str, str], Facts] = {}
+    for f in facts:
+        key = (f.kind, f.name)
         if key in first:
             other = first[key]
-            line, _ = other.raw.locate(("metadata", "name"))
-            yield d.diagnostic("CF020", f"{d.kind} `{d.name}` is defined twice", ("metadata", "name"),
+            line, _ = other.locate(("metadata", "name"), "value")
+            yield f.diagnostic("CF020", f"{f.kind} `{f.name}` is defined twice", ("metadata", "name"),
                                hint=f"first defined at {other.path}:{line}; names are unique per kind")
         else:
-            first[key] = d
+            first[key] = f
 
 
 # ---- accounts ------------------------------------------------------------------------------
@@ -120,36 +170,24 @@ def _account(d: Document, secret_root: Path | None) -> Iterator[Diagnostic]:
                                    hint="keep secrets outside the repository's manifests, e.g. /run/secrets/...")
 
 
-def _channel_ids(accounts: list[Document]) -> Iterator[Diagnostic]:
-    seen: dict[tuple[str, str], Document] = {}
-    for d in accounts:
-        spec = d.manifest.spec  # type: ignore[union-attr]
-        cid = spec.channel_id()
-        if cid is None:
+def _channel_ids(accounts: list[Facts]) -> Iterator[Diagnostic]:
+    seen: dict[tuple[str, str], Facts] = {}
+    for f in accounts:
+        if f.channel_id is None or f.channel is None:
             continue
-        key = (spec.channel, cid)
+        key = (f.channel, f.channel_id)
         if key in seen:
-            block = {"whatsapp": "phoneNumberId", "messenger": "pageId", "instagram": "igUserId"}[spec.channel]
-            yield d.diagnostic("CF126", f"{spec.channel} id {cid} is already used by account `{seen[key].name}`",
-                               ("spec", spec.channel, block), hint="each channel account is declared once")
+            block = {"whatsapp": "phoneNumberId", "messenger": "pageId", "instagram": "igUserId"}[f.channel]
+            yield f.diagnostic("CF126", f"{f.channel} id {f.channel_id} is already used by account `{seen[key].name}`",
+                               ("spec", f.channel, block), hint="each channel account is declared once")
         else:
-            seen[key] = d
+            seen[key] = f
 
 
 # ---- flows ---------------------------------------------------------------------------------
 
 
-def _flow(d: Document, accounts: dict[str, Document], exists: _Names) -> Iterator[Diagnostic]:
-    flow: Flow = d.manifest  # type: ignore[assignment]
-    yield from _trigger(d, flow, accounts, exists)
-    yield from _graph(d, flow)
-    yield from _templates(d, flow)
-    yield from _http(d, flow)
-    yield from _references(d, flow, exists)
-    yield from _limits(d, flow, accounts)
-
-
-def _trigger(d: Document, flow: Flow, accounts: dict[str, Document], exists: _Names) -> Iterator[Diagnostic]:
+def _trigger_local(d: Document, flow: Flow) -> Iterator[Diagnostic]:
     trigger = flow.spec.trigger
     loc = ("spec", "trigger")
     if trigger.type == "manual":
@@ -160,21 +198,24 @@ def _trigger(d: Document, flow: Flow, accounts: dict[str, Document], exists: _Na
             yield d.diagnostic("CF125", "keywords on a manual trigger are never matched", (*loc, "keywords"),
                                hint="remove `keywords`, or use a message trigger")
         return
-    if trigger.account is None:
-        if flow.spec.state == "published":
-            yield d.diagnostic("CF121", f"a published {trigger.type} flow needs an account", loc, want="key",
-                               hint=f"add `account:` naming a {trigger.type} Account, or set `state: unpublished`")
+    if trigger.account is None and flow.spec.state == "published":
+        yield d.diagnostic("CF121", f"a published {trigger.type} flow needs an account", loc, want="key",
+                           hint=f"add `account:` naming a {trigger.type} Account, or set `state: unpublished`")
+
+
+def _trigger_account(f: Facts, accounts: dict[str, Facts], exists: _Names) -> Iterator[Diagnostic]:
+    if f.trigger == "manual" or f.account is None:
         return
-    account = accounts.get(trigger.account)
+    loc = ("spec", "trigger", "account")
+    account = accounts.get(f.account)
     if account is None:
-        if trigger.account not in exists.accounts:
-            yield d.diagnostic("CF123", f"account `{trigger.account}` does not exist", (*loc, "account"),
-                               hint=_did_you_mean(trigger.account, exists.accounts, "accounts"))
+        if f.account not in exists.accounts:
+            yield f.diagnostic("CF123", f"account `{f.account}` does not exist", loc,
+                               hint=_did_you_mean(f.account, exists.accounts, "accounts"))
         return
-    channel = account.manifest.spec.channel  # type: ignore[union-attr]
-    if channel != trigger.type:
-        yield d.diagnostic("CF122", f"account `{trigger.account}` is a {channel} account; this trigger is {trigger.type}",
-                           (*loc, "account"), hint=f"bind a {trigger.type} account (the trigger type cannot change)")
+    if account.channel != f.trigger:
+        yield f.diagnostic("CF122", f"account `{f.account}` is a {account.channel} account; this trigger is {f.trigger}",
+                           loc, hint=f"bind a {f.trigger} account (the trigger type cannot change)")
 
 
 def edges(flow: Flow) -> dict[str, list[str]]:
@@ -366,14 +407,15 @@ def _assigned_before(flow: Flow) -> dict[str, set[str]]:
     return result
 
 
-def _references(d: Document, flow: Flow, exists: _Names) -> Iterator[Diagnostic]:
-    for nid, node in flow.spec.nodes.items():
-        if isinstance(node, StartFlow) and node.flow not in exists.flows:
-            yield d.diagnostic("CF151", f"start_flow `{nid}` names flow `{node.flow}`, which does not exist",
-                               (*NODES, nid, "flow"), hint=_did_you_mean(node.flow, exists.flows, "flows"))
-        if isinstance(node, Send) and node.account not in exists.accounts:
-            yield d.diagnostic("CF152", f"send `{nid}` names account `{node.account}`, which does not exist",
-                               (*NODES, nid, "account"), hint=_did_you_mean(node.account, exists.accounts, "accounts"))
+def _references(f: Facts, exists: _Names) -> Iterator[Diagnostic]:
+    for nid, flow in f.start_flows:
+        if flow not in exists.flows:
+            yield f.diagnostic("CF151", f"start_flow `{nid}` names flow `{flow}`, which does not exist",
+                               (*NODES, nid, "flow"), hint=_did_you_mean(flow, exists.flows, "flows"))
+    for nid, account in f.sends:
+        if account not in exists.accounts:
+            yield f.diagnostic("CF152", f"send `{nid}` names account `{account}`, which does not exist",
+                               (*NODES, nid, "account"), hint=_did_you_mean(account, exists.accounts, "accounts"))
 
 
 def _http(d: Document, flow: Flow) -> Iterator[Diagnostic]:
@@ -404,42 +446,46 @@ def _jmespath_problem(path: str) -> str | None:
     return None
 
 
-def _limits(d: Document, flow: Flow, accounts: dict[str, Document]) -> Iterator[Diagnostic]:
-    """Channel limits: CF130 where the adapter degrades (and how), CF131 where nothing can."""
+def _limits(d: Document, flow: Flow, send_channel: str | None) -> Iterator[Diagnostic]:
+    """Channel limits: CF130 where the adapter degrades (and how), CF131 where nothing can.
+
+    With `send_channel` None: every node but `send` (its channel is its account's: a global
+    fact); with a channel: only the `send` nodes, as if their account were on that channel.
+    """
     for nid, node in flow.spec.nodes.items():
-        if not isinstance(node, _Content):
+        if not isinstance(node, _Content) or (send_channel is None) == isinstance(node, Send):
             continue
-        channel = flow.spec.trigger.type
-        if isinstance(node, Send):
-            account = accounts.get(node.account)
-            channel = account.manifest.spec.channel if account else "manual"  # type: ignore[union-attr]
-        limits = LIMITS.get(channel)
-        if limits is None:
-            continue  # a manual flow's messages go wherever the caller says; nothing to check yet
-        base = (*NODES, nid)
-        buttons = node.button_models()
-        interactive = bool(buttons) or node.list is not None
-        if node.text is not None and not expressions.is_template(node.text):
-            size = limits.size(node.text)
-            if size > limits.text:
-                yield d.diagnostic("CF131", f"`{nid}.text` is {size} {limits.unit}; {channel} allows {limits.text}",
-                                   (*base, "text"), hint="shorten it or split it into two messages")
-            elif interactive and limits.interactive_text is not None and size > limits.interactive_text:
-                yield d.diagnostic("CF131", f"`{nid}.text` is {size} {limits.unit}; {channel} allows {limits.interactive_text} "
-                                   "in a message with buttons or a list", (*base, "text"),
-                                   hint="put the long part in a message node before it")
-        if len(buttons) > limits.buttons:
-            yield d.diagnostic("CF130", f"`{nid}` has {len(buttons)} buttons; {channel} shows {limits.buttons}, "
-                               f"so the adapter sends {limits.degrade_buttons}", (*base, "buttons"), want="key",
-                               hint=f"keep to {limits.buttons} buttons to have them shown as buttons")
-        if limits.button_title is not None:
-            for i, b in enumerate(buttons):
-                if len(b.title) > limits.button_title and not expressions.is_template(b.title):
-                    field = ("buttons", i) if isinstance(node.buttons[i], str) else ("buttons", i, "title")  # type: ignore[index]
-                    yield d.diagnostic("CF131", f"button title {b.title!r} is {len(b.title)} characters; {channel} allows {limits.button_title}",
-                                       (*base, *field), hint="shorten the title (the id may stay long)")
-        if node.list is not None:
-            yield from _list_limits(d, nid, node, channel)
+        yield from _node_limits(d, nid, node, send_channel or flow.spec.trigger.type)
+
+
+def _node_limits(d: Document, nid: str, node: _Content, channel: str) -> Iterator[Diagnostic]:
+    limits = LIMITS.get(channel)
+    if limits is None:
+        return  # a manual flow's messages go wherever the caller says; nothing to check yet
+    base = (*NODES, nid)
+    buttons = node.button_models()
+    interactive = bool(buttons) or node.list is not None
+    if node.text is not None and not expressions.is_template(node.text):
+        size = limits.size(node.text)
+        if size > limits.text:
+            yield d.diagnostic("CF131", f"`{nid}.text` is {size} {limits.unit}; {channel} allows {limits.text}",
+                               (*base, "text"), hint="shorten it or split it into two messages")
+        elif interactive and limits.interactive_text is not None and size > limits.interactive_text:
+            yield d.diagnostic("CF131", f"`{nid}.text` is {size} {limits.unit}; {channel} allows {limits.interactive_text} "
+                               "in a message with buttons or a list", (*base, "text"),
+                               hint="put the long part in a message node before it")
+    if len(buttons) > limits.buttons:
+        yield d.diagnostic("CF130", f"`{nid}` has {len(buttons)} buttons; {channel} shows {limits.buttons}, "
+                           f"so the adapter sends {limits.degrade_buttons}", (*base, "buttons"), want="key",
+                           hint=f"keep to {limits.buttons} buttons to have them shown as buttons")
+    if limits.button_title is not None:
+        for i, b in enumerate(buttons):
+            if len(b.title) > limits.button_title and not expressions.is_template(b.title):
+                field = ("buttons", i) if isinstance(node.buttons[i], str) else ("buttons", i, "title")  # type: ignore[index]
+                yield d.diagnostic("CF131", f"button title {b.title!r} is {len(b.title)} characters; {channel} allows {limits.button_title}",
+                                   (*base, *field), hint="shorten the title (the id may stay long)")
+    if node.list is not None:
+        yield from _list_limits(d, nid, node, channel)
 
 
 def _list_limits(d: Document, nid: str, node: _Content, channel: str) -> Iterator[Diagnostic]:
@@ -484,30 +530,27 @@ def _list_limits(d: Document, nid: str, node: _Content, channel: str) -> Iterato
                                    (*loc, "description"), hint="shorten it")
 
 
-def _keyword_conflicts(flows: list[Document]) -> Iterator[Diagnostic]:
-    by_account: dict[str, list[Document]] = defaultdict(list)
-    for d in flows:
-        spec = d.manifest.spec  # type: ignore[union-attr]
-        if spec.state == "published" and spec.trigger.account and spec.trigger.type != "manual":
-            by_account[spec.trigger.account].append(d)
+def _keyword_conflicts(flows: list[Facts]) -> Iterator[Diagnostic]:
+    by_account: dict[str, list[Facts]] = defaultdict(list)
+    for f in flows:
+        if f.state == "published" and f.account and f.trigger != "manual":
+            by_account[f.account].append(f)
     for account, members in by_account.items():
         owner: dict[str, str] = {}
         default: str | None = None
-        for d in sorted(members, key=lambda x: x.name):
-            trigger = d.manifest.spec.trigger  # type: ignore[union-attr]
-            if not trigger.keywords:
+        for f in sorted(members, key=lambda x: x.name):
+            if not f.keywords:
                 if default is not None:
-                    yield d.diagnostic("CF124", f"`{default}` is already the default flow of account `{account}` (no keywords)",
+                    yield f.diagnostic("CF124", f"`{default}` is already the default flow of account `{account}` (no keywords)",
                                        ("spec", "trigger"), want="key",
                                        hint="give one of them keywords; the planner blocks the second default")
                 else:
-                    default = d.name
-            for i, kw in enumerate(trigger.keywords):
+                    default = f.name
+            for i, kw in enumerate(f.keywords):
                 folded = fold_keyword(kw)
-                if folded in owner and owner[folded] != d.name:
-                    yield d.diagnostic("CF124", f"keyword {kw!r} already starts flow `{owner[folded]}` on account `{account}`",
+                if folded in owner and owner[folded] != f.name:
+                    yield f.diagnostic("CF124", f"keyword {kw!r} already starts flow `{owner[folded]}` on account `{account}`",
                                        ("spec", "trigger", "keywords", i),
                                        hint="each keyword belongs to one published flow per account; the planner blocks this one")
                 else:
-                    owner.setdefault(folded, d.name)
-
+                    owner.setdefault(folded, f.name)

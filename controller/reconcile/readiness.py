@@ -25,7 +25,7 @@ def secret_readiness(snapshot: Snapshot, actual: ActualState) -> dict[Subject, t
     """Accounts with a missing secret are SecretMissing; flows bound to them AccountNotReady."""
     out: dict[Subject, tuple[str, str]] = {}
     broken: set[str] = set()
-    for name, account in snapshot.catalog.accounts.items():
+    for name, account in snapshot.accounts.items():
         problems = missing_secrets(account)
         if problems:
             broken.add(name)

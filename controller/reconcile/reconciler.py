@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -75,7 +75,7 @@ class Reconciler:
         def read() -> Snapshot:
             from .reader import read_commit
 
-            return read_commit(self.source, commit, self.root, self.secret_root)
+            return read_commit(self.source, commit, self.root, self.secret_root, self.store)
 
         return self._reconcile(commit, read, force)
 
@@ -94,7 +94,7 @@ class Reconciler:
             outcome.duration_ms = (time.perf_counter() - started) * 1000
             return outcome
         snapshot = read()
-        plan = make_plan(snapshot.desired, self.store.actual())
+        plan = self._with_specs(make_plan(snapshot.desired, self.store.actual()), snapshot)
         crash_point("reconcile.after-plan")
         now = self.clock()
         applied = apply_plan(self.store, plan, commit, now)
@@ -110,6 +110,21 @@ class Reconciler:
         for listener in self.listeners:
             listener(outcome)
         return outcome
+
+    def _with_specs(self, plan: Plan, snapshot: Snapshot) -> Plan:
+        """Cached flows enter planning without their spec; load it for the actions that store one."""
+        wanting = sorted({a.name for a in plan.actions if a.kind == "Flow" and a.revision and not a.spec_json})
+        if not wanting:
+            return plan
+        from .reader import load_specs
+
+        specs = load_specs(self.source, self.store, snapshot, wanting, self.secret_root)
+        lost = [n for n in wanting if n not in specs]
+        if lost:
+            raise RuntimeError(f"the design of {', '.join(lost)} could not be read back from the parse cache or git")
+        actions = tuple(replace(a, spec_json=specs[a.name]) if a.name in specs and a.revision and not a.spec_json else a
+                        for a in plan.actions)
+        return replace(plan, actions=actions)
 
     def _clear_gone(self, snapshot: Snapshot, after) -> None:
         """Deleted flows and accounts keep no status."""
