@@ -38,6 +38,7 @@ def _root(
 
 def _register() -> None:
     from . import manifests_cmd  # noqa: F401  (registers validate, schema, migrate)
+    from . import create_cmd  # noqa: F401  (registers new, templates, export, import, generate)
 
 
 _register()

@@ -1,0 +1,332 @@
+"""`chatflow new`, `templates`, `export`, `import` and `generate`: the four ways to create a flow."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Any, List, NoReturn, Optional, Sequence
+
+import typer
+
+from controller.manifests import draft, library, portable
+from controller.manifests.catalog import load_root
+from controller.manifests.diagnostics import Diagnostic
+from controller.manifests.draft import DraftError, Root
+
+from .context import RepoOption, RootOption, Workspace, workspace
+from .main import app
+from .output import console, emit_json, err_console
+
+TRIGGERS = ("manual", "whatsapp", "instagram", "viber", "messenger")
+
+
+class Trigger(str, Enum):
+    manual = "manual"
+    whatsapp = "whatsapp"
+    instagram = "instagram"
+    viber = "viber"
+    messenger = "messenger"
+
+
+class ListFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class DocFormat(str, Enum):
+    json = "json"
+    yaml = "yaml"
+
+
+class Source(str, Enum):
+    chatflow = "chatflow"
+    twilio_studio = "twilio-studio"
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", "\\[")
+
+
+def fail(message: str, diagnostics: Sequence[Diagnostic] = ()) -> NoReturn:
+    """Print what went wrong (and the diagnostics behind it), say nothing was written, exit 1."""
+    err_console.print(f"[red]error:[/red] {_escape(message)}")
+    for d in diagnostics:
+        err_console.print(f"  {_escape(str(d))}")
+    raise typer.Exit(1)
+
+
+def refuse(message: str, diagnostics: Sequence[Diagnostic] = ()) -> NoReturn:
+    """fail() for commands that create files: says that nothing was written."""
+    fail(message if "not written" in message else f"{message} (nothing written)", diagnostics)
+
+
+def _warn(messages: List[str]) -> None:
+    for message in messages:
+        err_console.print(f"[yellow]warning:[/yellow] {_escape(message)}")
+
+
+def _check_name(name: str) -> None:
+    problem = draft.name_problem(name)
+    if problem:
+        refuse(problem)
+
+
+def write_new(ws: Workspace, name: str, text: str, tests: Sequence[str] = ()) -> tuple[Path, List[Diagnostic]]:
+    """Write flows.d/NAME.yaml after checking it against the whole root; exit 1 (nothing written) otherwise."""
+    target = ws.root / f"{name}.yaml"
+    shown = ws.shown(target)
+    root = Root.load(ws.root, Path.cwd())
+    problem = draft.target_problem(root, target, shown, name, tests)
+    if problem:
+        refuse(problem)
+    diagnostics = root.check(shown, text)
+    errors = [d for d in diagnostics if d.is_error]
+    if errors:
+        refuse(f"the new flow would not validate, so {shown} was not written:", errors)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with target.open("x", encoding="utf-8") as fh:
+            fh.write(text)
+    except FileExistsError:
+        refuse(f"{shown} already exists; choose another name or edit that file")
+    return target, [d for d in diagnostics if not d.is_error]
+
+
+def _secrets(value: Any) -> List[str]:
+    """`env NAME` / `file PATH` of every secret reference in a manifest's data."""
+    found: List[str] = []
+    if isinstance(value, dict):
+        if len(value) == 1 and set(value) <= {"env", "file"}:
+            key = next(iter(value))
+            found.append(f"{'environment variable' if key == 'env' else 'file'} {value[key]}")
+        else:
+            for item in value.values():
+                found.extend(_secrets(item))
+    elif isinstance(value, list):
+        for item in value:
+            found.extend(_secrets(item))
+    return list(dict.fromkeys(found))
+
+
+def report_created(ws: Workspace, target: Path, name: str, trigger: str, account: Optional[str], tests: int,
+                   warnings: List[Diagnostic], secrets: List[str], origin: str) -> None:
+    shown = ws.shown(target)
+    binding = f"bound to account {account}" if account else ("no account (manual)" if trigger == "manual" else "no account bound yet")
+    with_tests = f", with {tests} FlowTest{'s' if tests != 1 else ''}" if tests else ""
+    console.print(f"[green]created[/green] {shown}: flow `{name}` ({origin}; {trigger} trigger, unpublished, {binding}){with_tests}")
+    for d in warnings:
+        console.print(f"  [yellow]{_escape(str(d))}[/yellow]")
+    say = "" if trigger == "manual" else " --say hi"
+    steps = [
+        ("design", f"edit {shown} (every component is in docs/manifests.md)"),
+        ("check", f"chatflow validate {shown}"),
+        ("try", f"chatflow test {name}{say}" + ("   (chatflow test --all runs its FlowTests)" if tests else "")),
+    ]
+    if secrets:
+        steps.append(("secrets", f"provide {', '.join(secrets)} where chatflow runs"))
+    bind = "" if trigger == "manual" or account else f"bind a {trigger} account (`spec.trigger.account`), "
+    steps.append(("publish", f"{bind}set `spec.state: published`, commit, open a pull request"))
+    console.print("next steps:")
+    for label, text in steps:
+        console.print(f"  {label:<8} {_escape(text)}")
+
+
+def _check_account(root: Root, account: Optional[str], trigger: str) -> None:
+    if account is None:
+        return
+    problem = root.account_problem(account, trigger)
+    if problem:
+        refuse(problem)
+
+
+@app.command()
+def new(
+    name: str = typer.Argument(..., help="The flow's name: lower-case letters, digits and '-' (e.g. order-status)."),
+    trigger: Optional[Trigger] = typer.Option(None, "--trigger", "-t", help="What starts the flow (required without --template)."),
+    account: Optional[str] = typer.Option(None, "--account", "-a", help="Bind this Account (message triggers only)."),
+    template: Optional[str] = typer.Option(None, "--template", help="Start from a template (see `chatflow templates`)."),
+    display_name: Optional[str] = typer.Option(None, "--display-name", help="The flow's display name."),
+    remark: Optional[str] = typer.Option(None, "--remark", help="A one-line remark about the flow."),
+    repo: Optional[Path] = RepoOption,
+    root: str = RootOption,
+) -> None:
+    """Create a new flow in flows.d/NAME.yaml: blank (start -> end) or from a template.
+
+    The flow is unpublished, and bound to an account only with --account. Nothing is written when
+    the name is taken (by any manifest under the root) or invalid, or when the account is unknown,
+    of another channel, or given for a manual trigger.
+
+    Examples:
+      chatflow new support --trigger whatsapp
+      chatflow new support --trigger whatsapp --account acme-wa --display-name "Support"
+      chatflow new orders --template order-lookup --account acme-wa
+    """
+    _check_name(name)
+    ws = workspace(repo, root, None)
+    header = draft.modeline(ws.root / f"{name}.yaml", ws.repo)
+    loaded = Root.load(ws.root, Path.cwd())
+    try:
+        if template is None:
+            if trigger is None:
+                refuse("--trigger is required for a blank flow: one of " + ", ".join(TRIGGERS) + " (or use --template)")
+            _check_account(loaded, account, trigger.value)
+            data = draft.blank_flow(name, trigger.value, account, display_name, remark)
+            text, tests, kind, origin = draft.dump([data], header), [], trigger.value, "blank"
+            secrets: List[str] = []
+        else:
+            chosen = library.get(template)
+            kind = trigger.value if trigger is not None else chosen.trigger
+            if kind != chosen.trigger and "manual" in (kind, chosen.trigger):
+                library.instantiate(chosen, name, kind)  # raises the explanation
+            _check_account(loaded, account, kind)
+            instance = library.instantiate(chosen, name, trigger.value if trigger else None, account, display_name, remark, header)
+            text, tests, origin = instance.text, list(instance.tests), f"from template {chosen.name}"
+            secrets = _secrets(draft.load_round_trip(instance.text))
+    except DraftError as exc:
+        refuse(str(exc))
+    target, warnings = write_new(ws, name, text, tests)
+    report_created(ws, target, name, kind, account, len(tests), warnings, secrets, origin)
+
+
+@app.command("templates")
+def templates_cmd(
+    output: ListFormat = typer.Option(ListFormat.text, "-o", "--output", help="text for people, json for programs."),
+) -> None:
+    """List the template library: name, trigger, node count and what each one does.
+
+    Create a flow from one with:  chatflow new NAME --template TEMPLATE [--account A]
+    """
+    found = library.templates()
+    if output is ListFormat.json:
+        emit_json({"templates": [t.to_json() for t in found]})
+        return
+    width = max(len(t.name) for t in found)
+    console.print(f"[bold]{'TEMPLATE':<{width}}  {'TRIGGER':<9}  NODES  DESCRIPTION[/bold]")
+    for t in found:
+        console.print(f"{t.name:<{width}}  {t.trigger:<9}  {t.node_count:>5}  {_escape(t.description)}")
+    console.print(f"\n{len(found)} templates. Use one: chatflow new NAME --template TEMPLATE [--account A]")
+
+
+@app.command()
+def export(
+    name: str = typer.Argument(..., help="The flow to export."),
+    fmt: DocFormat = typer.Option(DocFormat.json, "--format", "-f", help="json (default) or yaml."),
+    out: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to this file instead of standard output."),
+    repo: Optional[Path] = RepoOption,
+    root: str = RootOption,
+) -> None:
+    """Export a flow as a portable document: its design, basic info and FlowTests.
+
+    The document carries a format version, the flow's spec, displayName, remark and labels, and
+    the FlowTests that name it. It never carries the account binding or the published state;
+    secrets stay references ({env: NAME} / {file: PATH}), never values.
+
+    Examples:
+      chatflow export order-status > order-status.json
+      chatflow export order-status --format yaml -o order-status.export.yaml
+    """
+    ws = workspace(repo, root, None)
+    if not ws.root.exists():
+        fail(f"manifest root {ws.shown(ws.root)} does not exist")
+    catalog = load_root(ws.root, Path.cwd())
+    try:
+        exported = portable.export_flow(catalog, name)
+    except DraftError as exc:
+        fail(str(exc))
+    _warn(exported.warnings)
+    text = portable.render_json(exported.document) if fmt is DocFormat.json else draft.dump([exported.document])
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc.strerror}")
+    err_console.print(f"exported flow `{name}` to {out}")
+
+
+@app.command("import")
+def import_cmd(
+    file: Path = typer.Argument(..., help="A chatflow export (JSON or YAML) or a Twilio Studio flow definition (JSON)."),
+    name: Optional[str] = typer.Option(None, "--name", "-n", help="Name of the new flow (default: the exported name)."),
+    account: Optional[str] = typer.Option(None, "--account", "-a", help="Bind this Account (message triggers only)."),
+    source: Optional[Source] = typer.Option(None, "--from", help="chatflow or twilio-studio (default: recognised from the file)."),
+    trigger: Optional[Trigger] = typer.Option(None, "--trigger", "-t", help="Twilio Studio only: the trigger of the new flow."),
+    subflow: Optional[List[str]] = typer.Option(None, "--subflow", help="Twilio Studio only: FLOW_SID=NAME maps a run-subflow target to a flow here."),
+    display_name: Optional[str] = typer.Option(None, "--display-name", help="The new flow's display name."),
+    remark: Optional[str] = typer.Option(None, "--remark", help="The new flow's remark."),
+    repo: Optional[Path] = RepoOption,
+    root: str = RootOption,
+) -> None:
+    """Import a flow as a new, unpublished manifest in flows.d/NAME.yaml.
+
+    From a chatflow export it creates an identical copy (with its FlowTests, renamed after the new
+    flow). From a Twilio Studio flow definition it converts every widget that has an equivalent and
+    marks each one that has none (a warning names it). The result is validated first: on errors
+    they are printed and nothing is written.
+
+    Examples:
+      chatflow import order-status.json --name order-status-v2
+      chatflow import studio-flow.json --from twilio-studio --name support --account acme-wa
+    """
+    if name is not None:
+        _check_name(name)
+    ws = workspace(repo, root, None)
+    try:
+        data = portable.read_file(file)
+    except DraftError as exc:
+        refuse(str(exc))
+    studio = portable.looks_like_studio(data)
+    if source is None:
+        source = Source.twilio_studio if studio else Source.chatflow
+    elif source is Source.twilio_studio and not studio:
+        refuse(f"{file} is not a Twilio Studio flow definition: it has no `states` and `initial_state`")
+    loaded = Root.load(ws.root, Path.cwd())
+    try:
+        if source is Source.chatflow:
+            if trigger is not None or subflow:
+                refuse("--trigger and --subflow apply to --from twilio-studio only; a chatflow export keeps its trigger")
+            imported = portable.import_flow(data, name, account, display_name, remark)
+            origin = f"imported from {file.name}"
+        else:
+            imported = _from_studio(data, file, name, account, trigger, subflow or [], display_name, remark, loaded)
+            origin = f"converted from Twilio Studio {file.name}"
+    except DraftError as exc:
+        refuse(str(exc))
+    if name is None:
+        _check_name(imported.name)
+    kind = imported.flow["spec"]["trigger"]["type"]
+    _check_account(loaded, account, kind)
+    _warn(imported.warnings)
+    header = draft.modeline(ws.root / f"{imported.name}.yaml", ws.repo)
+    text = draft.dump(imported.documents(), header)
+    target, warnings = write_new(ws, imported.name, text, imported.test_names)
+    report_created(ws, target, imported.name, kind, account, len(imported.tests), warnings,
+                   _secrets(imported.documents()), origin)
+
+
+def _from_studio(data: Any, file: Path, name: Optional[str], account: Optional[str], trigger: Optional[Trigger],
+                 subflow: List[str], display_name: Optional[str], remark: Optional[str], loaded: Root) -> portable.Imported:
+    from controller.manifests import twilio
+
+    mapping: dict[str, str] = {}
+    for item in subflow:
+        sid, sep, flow = item.partition("=")
+        if not sep or not sid or not flow:
+            refuse(f"--subflow {item!r}: write FLOW_SID=NAME, e.g. --subflow FW0123456789abcdef0123456789abcdef=billing")
+        mapping[sid.strip()] = flow.strip()
+    kind = trigger.value if trigger is not None else None
+    if kind is None and account is not None:
+        found = loaded.catalog.accounts.get(account)
+        kind = found.spec.channel if found is not None else None
+    default_name = draft_name(file)
+    return twilio.convert(data, name or default_name, kind, account, mapping, display_name, remark)
+
+
+def draft_name(file: Path) -> str:
+    """A flow name made of a file name: `Support Bot (v2).json` -> `support-bot-v2`."""
+    stem = file.name.split(".")[0].lower()
+    cleaned = "".join(c if c.isalnum() else "-" for c in stem)
+    parts = [p for p in cleaned.split("-") if p]
+    return "-".join(parts)[:63].strip("-") or "imported-flow"
+
