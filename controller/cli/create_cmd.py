@@ -319,14 +319,6 @@ def _from_studio(data: Any, file: Path, name: Optional[str], account: Optional[s
     if kind is None and account is not None:
         found = loaded.catalog.accounts.get(account)
         kind = found.spec.channel if found is not None else None
-    default_name = draft_name(file)
+    _, friendly = twilio.definition_of(data)
+    default_name = draft.slug(friendly or file.name.split(".")[0])
     return twilio.convert(data, name or default_name, kind, account, mapping, display_name, remark)
-
-
-def draft_name(file: Path) -> str:
-    """A flow name made of a file name: `Support Bot (v2).json` -> `support-bot-v2`."""
-    stem = file.name.split(".")[0].lower()
-    cleaned = "".join(c if c.isalnum() else "-" for c in stem)
-    parts = [p for p in cleaned.split("-") if p]
-    return "-".join(parts)[:63].strip("-") or "imported-flow"
-

@@ -35,6 +35,12 @@ def name_problem(name: str, what: str = "flow name") -> str | None:
     return None
 
 
+def slug(text: str) -> str:
+    """A flow name made of any title: `Support Bot (v2)` -> `support-bot-v2`."""
+    cleaned = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return cleaned[:63].strip("-") or "imported-flow"
+
+
 def modeline(target: Path, repo: Path) -> str:
     """The editor modeline pointing from `target` to the repository's combined schema."""
     schema = repo / "schemas" / "chatflow.schema.json"
