@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any, List, NoReturn, Optional, Sequence
@@ -156,6 +157,7 @@ def new(
     the name is taken (by any manifest under the root) or invalid, or when the account is unknown,
     of another channel, or given for a manual trigger.
 
+    \b
     Examples:
       chatflow new support --trigger whatsapp
       chatflow new support --trigger whatsapp --account acme-wa --display-name "Support"
@@ -194,7 +196,9 @@ def templates_cmd(
 ) -> None:
     """List the template library: name, trigger, node count and what each one does.
 
-    Create a flow from one with:  chatflow new NAME --template TEMPLATE [--account A]
+    \b
+    Create a flow from one with:
+      chatflow new NAME --template TEMPLATE [--account A]
     """
     found = library.templates()
     if output is ListFormat.json:
@@ -221,6 +225,7 @@ def export(
     the FlowTests that name it. It never carries the account binding or the published state;
     secrets stay references ({env: NAME} / {file: PATH}), never values.
 
+    \b
     Examples:
       chatflow export order-status > order-status.json
       chatflow export order-status --format yaml -o order-status.export.yaml
@@ -265,6 +270,7 @@ def import_cmd(
     marks each one that has none (a warning names it). The result is validated first: on errors
     they are printed and nothing is written.
 
+    \b
     Examples:
       chatflow import order-status.json --name order-status-v2
       chatflow import studio-flow.json --from twilio-studio --name support --account acme-wa
@@ -322,3 +328,151 @@ def _from_studio(data: Any, file: Path, name: Optional[str], account: Optional[s
     _, friendly = twilio.definition_of(data)
     default_name = draft.slug(friendly or file.name.split(".")[0])
     return twilio.convert(data, name or default_name, kind, account, mapping, display_name, remark)
+
+
+@app.command()
+def generate(
+    requirement: str = typer.Argument(..., help="What the flow should do, in plain language."),
+    name: Optional[str] = typer.Option(None, "--name", "-n", help="Name of the new flow (default: the one the model proposes)."),
+    trigger: Optional[Trigger] = typer.Option(None, "--trigger", "-t", help="What starts the flow (default: the model's choice)."),
+    account: Optional[str] = typer.Option(None, "--account", "-a", help="Bind this Account (message triggers only)."),
+    rounds: int = typer.Option(3, "--rounds", min=0, max=10, help="Repair rounds after the first draft (0-10)."),
+    stream: bool = typer.Option(True, "--stream/--no-stream", help="Show the answer as it is written (server-sent events)."),
+    repo: Optional[Path] = RepoOption,
+    root: str = RootOption,
+) -> None:
+    """Draft a flow with an LLM, validate it, and write flows.d/NAME.yaml only when it is valid.
+
+    \b
+    Any OpenAI-compatible chat completions endpoint works, Qwen's compatible mode included:
+      CHATFLOW_LLM_BASE_URL   e.g. https://dashscope-intl.aliyuncs.com/compatible-mode/v1
+      CHATFLOW_LLM_MODEL      e.g. qwen-plus
+      CHATFLOW_LLM_API_KEY    the endpoint's key (never printed)
+      CHATFLOW_LLM_TIMEOUT    seconds to wait for an answer (default 120)
+
+    The model gets the manifest JSON Schema and a component guide; each draft is validated against
+    the manifest root and its diagnostics go back to the model for repair, up to --rounds times.
+    Progress (the streamed answer and each round) goes to standard error.
+
+    \b
+    Examples:
+      chatflow generate "Ask for an order number and look it up at https://shop.example.com/api/orders/ID" --trigger whatsapp
+      chatflow generate "A 1-5 satisfaction survey with a comment when the score is low" --name csat --rounds 5
+    """
+    from . import generate as llm
+
+    if name is not None:
+        _check_name(name)
+    if not requirement.strip():
+        refuse("the requirement is empty: describe what the flow should do")
+    ws = workspace(repo, root, None)
+    loaded = Root.load(ws.root, Path.cwd())
+    kind = trigger.value if trigger is not None else None
+    if account is not None:
+        found = loaded.catalog.accounts.get(account)
+        _check_account(loaded, account, kind or (found.spec.channel if found is not None else "whatsapp"))
+        kind = kind or found.spec.channel  # type: ignore[union-attr]
+    try:
+        endpoint = llm.Endpoint.from_env()
+    except llm.LlmError as exc:
+        refuse(str(exc))
+    messages = [{"role": "system", "content": llm.system_prompt()},
+                {"role": "user", "content": llm.request_prompt(requirement, name, kind)}]
+    total = rounds + 1
+    problems: List[str] = []
+    for round_no in range(1, total + 1):
+        doing = "drafting" if round_no == 1 else f"repairing {len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        err_console.print(f"[bold]round {round_no}/{total}[/bold]: {doing} with {_escape(endpoint.model)} at {_escape(endpoint.url)}")
+        try:
+            if stream:
+                answer = llm.complete(endpoint, messages, True, _echo)
+                err_console.file.write("\n")
+            else:
+                with err_console.status(f"waiting for {endpoint.model}..."):
+                    answer = llm.complete(endpoint, messages, False)
+                err_console.print(f"received {len(answer)} characters")
+        except llm.LlmError as exc:
+            refuse(str(exc))
+        messages.append({"role": "assistant", "content": answer})
+        drafted = _drafted(answer, requirement, name, kind, account, ws, loaded)
+        problems = drafted.problems
+        if not problems:
+            err_console.print(f"round {round_no}/{total}: the draft is valid")
+            target, warnings = write_new(ws, drafted.name, drafted.text)
+            report_created(ws, target, drafted.name, drafted.trigger, account, 0, warnings, _secrets(drafted.data),
+                           f"generated by {endpoint.model} in {round_no} round{'s' if round_no != 1 else ''}")
+            return
+        err_console.print(f"round {round_no}/{total}: the draft has {len(problems)} problem{'s' if len(problems) != 1 else ''}")
+        for problem in problems[:5]:
+            err_console.print(f"  {_escape(problem)}")
+        messages.append({"role": "user", "content": llm.repair_prompt(drafted.text or answer, problems)})
+    refuse(f"no valid manifest after {total} round{'s' if total != 1 else ''}; the last draft's problems:\n"
+           + "\n".join(f"  {p}" for p in problems))
+
+
+def _echo(token: str) -> None:
+    err_console.file.write(token)
+    err_console.file.flush()
+
+
+@dataclass(frozen=True)
+class _Drafted:
+    """One round's draft as it would be written, and what keeps it from being written."""
+
+    text: str = ""
+    name: str = ""
+    trigger: str = ""
+    data: Any = None
+    problems: List[str] = field(default_factory=list)
+
+
+def _drafted(answer: str, requirement: str, name: Optional[str], kind: Optional[str], account: Optional[str],
+             ws: Workspace, loaded: Root) -> _Drafted:
+    """The model's answer as a manifest for this repository: named, unpublished, bound as asked, and checked."""
+    from controller.manifests.loader import SourceFile, parse
+
+    from . import generate as llm
+
+    found = llm.extract_yaml(answer)
+    if found is None:
+        return _Drafted(problems=["the answer holds no ```yaml block with the manifest"])
+    parsed = parse(SourceFile("draft.yaml", found))
+    if parsed.diagnostics:
+        return _Drafted(text=found, problems=[str(d) for d in parsed.diagnostics])
+    flows = [d.data for d in parsed.documents if isinstance(d.data, dict) and d.data.get("kind") == "Flow"]
+    if not flows:
+        return _Drafted(text=found, problems=["the answer holds no document with `kind: Flow`"])
+    data = flows[0]
+    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    spec = data.get("spec") if isinstance(data.get("spec"), dict) else {}
+    proposed = metadata.get("name")
+    chosen = name
+    if chosen is None:
+        base = proposed if isinstance(proposed, str) and draft.name_problem(proposed) is None else \
+            draft.slug(str(metadata.get("displayName") or requirement)[:40])
+        chosen = _free_name(base, loaded, ws)
+    metadata["name"] = chosen
+    trigger = spec.get("trigger") if isinstance(spec.get("trigger"), dict) else {}
+    if kind is not None:
+        trigger["type"] = kind
+    spec = {"state": "unpublished", **{k: v for k, v in spec.items() if k != "state"}}
+    spec["trigger"] = portable.bind(trigger, account)
+    data = {"apiVersion": data.get("apiVersion", "chatflow/v1"), "kind": "Flow", "metadata": metadata, "spec": spec,
+            **{k: v for k, v in data.items() if k not in ("apiVersion", "kind", "metadata", "spec")}}
+    target = ws.root / f"{chosen}.yaml"
+    text = draft.dump([data], draft.modeline(target, ws.repo))
+    problem = draft.target_problem(loaded, target, ws.shown(target), chosen)
+    if problem:
+        refuse(problem)
+    errors = [str(d) for d in loaded.check(ws.shown(target), text) if d.is_error]
+    return _Drafted(text, chosen, str(trigger.get("type", "")), data, errors)
+
+
+def _free_name(base: str, loaded: Root, ws: Workspace) -> str:
+    taken = loaded.names("Flow")
+    candidate, n = base, 2
+    while candidate in taken or (ws.root / f"{candidate}.yaml").exists():
+        suffix = f"-{n}"
+        candidate = base[: 63 - len(suffix)] + suffix
+        n += 1
+    return candidate

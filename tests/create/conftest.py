@@ -48,3 +48,19 @@ def validate(repo: Path) -> Any:
 def files_under(root: Path) -> dict[str, bytes]:
     """Every file under `root` with its bytes: a snapshot to prove a refused command wrote nothing."""
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and ".git" not in p.parts}
+
+
+@pytest.fixture(scope="session")
+def fake_llm():
+    """One fake OpenAI-compatible server for the session, on loopback, stopped at the end."""
+    import threading
+
+    from .fake_llm import FakeLlm
+
+    server = FakeLlm()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
