@@ -9,10 +9,13 @@ from typing import Any, List, NoReturn, Optional, Sequence
 
 import typer
 
-from controller.manifests import draft, library, portable
+from controller.manifests import draft, library, portable, twilio
 from controller.manifests.catalog import load_root
 from controller.manifests.diagnostics import Diagnostic
 from controller.manifests.draft import DraftError, Root
+from controller.manifests.loader import SourceFile, parse
+
+from . import generate as llm
 
 from .context import RepoOption, RootOption, Workspace, workspace
 from .main import app
@@ -313,8 +316,6 @@ def import_cmd(
 
 def _from_studio(data: Any, file: Path, name: Optional[str], account: Optional[str], trigger: Optional[Trigger],
                  subflow: List[str], display_name: Optional[str], remark: Optional[str], loaded: Root) -> portable.Imported:
-    from controller.manifests import twilio
-
     mapping: dict[str, str] = {}
     for item in subflow:
         sid, sep, flow = item.partition("=")
@@ -359,8 +360,6 @@ def generate(
       chatflow generate "Ask for an order number and look it up at https://shop.example.com/api/orders/ID" --trigger whatsapp
       chatflow generate "A 1-5 satisfaction survey with a comment when the score is low" --name csat --rounds 5
     """
-    from . import generate as llm
-
     if name is not None:
         _check_name(name)
     if not requirement.strip():
@@ -429,10 +428,6 @@ class _Drafted:
 def _drafted(answer: str, requirement: str, name: Optional[str], kind: Optional[str], account: Optional[str],
              ws: Workspace, loaded: Root) -> _Drafted:
     """The model's answer as a manifest for this repository: named, unpublished, bound as asked, and checked."""
-    from controller.manifests.loader import SourceFile, parse
-
-    from . import generate as llm
-
     found = llm.extract_yaml(answer)
     if found is None:
         return _Drafted(problems=["the answer holds no ```yaml block with the manifest"])

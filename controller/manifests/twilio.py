@@ -146,6 +146,8 @@ class _Converter:
             if self.end_id is None:
                 self.end_id = self._claim("done")
             return self.end_id
+        if studio_name == self.initial:
+            return "start"
         return self.entries.get(studio_name, self.ids[studio_name])
 
     def warn(self, message: str) -> None:

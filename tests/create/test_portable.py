@@ -96,6 +96,8 @@ def test_export_import_export_is_lossless_for_every_template(repo: Path, tmp_pat
     first = _export(repo, f"my-{name}", tmp_path)
     target = git_repo(tmp_path / "target")
     assert run_cli("import", str(first), cwd=target).returncode == 0
+    checked = validate(target)
+    assert checked.returncode == 0 and " 0 errors" in checked.stdout
     second = _export(target, f"my-{name}", tmp_path)
     assert second.read_bytes() == first.read_bytes()
 

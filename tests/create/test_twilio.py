@@ -12,7 +12,7 @@ from controller.manifests import expressions, twilio
 from controller.manifests.draft import DraftError
 
 from ..conftest import run_cli
-from .conftest import FIXTURES, documents, files_under, validate
+from .conftest import FIXTURES, documents, files_under, git_repo, validate
 
 REMINDER = FIXTURES / "studio-appointment-reminder.json"
 SUPPORT = FIXTURES / "studio-support-bot.json"
@@ -40,9 +40,25 @@ def _branch(node: dict[str, Any], context: dict[str, Any]) -> str:
 # ---- a REST-triggered reminder: set-variables, send-and-wait, split, http, Liquid filters ----------
 
 
-@pytest.fixture
-def reminder(repo: Path) -> tuple[Path, Any, dict[str, Any]]:
+@pytest.fixture(scope="module")
+def reminder(tmp_path_factory) -> tuple[Path, Any, dict[str, Any]]:
+    """One import shared by the read-only tests below."""
+    repo = git_repo(tmp_path_factory.mktemp("reminder") / "repo")
     result, flow = _import(repo, str(REMINDER), "--from", "twilio-studio", "--name", "reminder")
+    return repo, result, flow
+
+
+@pytest.fixture(scope="module")
+def support(tmp_path_factory) -> tuple[Path, Any, dict[str, Any]]:
+    repo = git_repo(tmp_path_factory.mktemp("support") / "repo")
+    result, flow = _import(repo, str(SUPPORT), "--name", "support-bot", "--account", "acme-wa")
+    return repo, result, flow
+
+
+@pytest.fixture(scope="module")
+def flex(tmp_path_factory) -> tuple[Path, Any, dict[str, Any]]:
+    repo = git_repo(tmp_path_factory.mktemp("flex") / "repo")
+    result, flow = _import(repo, str(FLEX), "--trigger", "messenger")
     return repo, result, flow
 
 
@@ -112,8 +128,8 @@ def test_reminder_http_requests_keep_body_and_save_what_later_widgets_read(remin
 # ---- a message-triggered bot: Liquid tags, regex/starts_with/blank, subflow, Flex, run-function ----
 
 
-def test_support_bot_marks_what_has_no_equivalent_and_warns_by_name(repo: Path):
-    result, flow = _import(repo, str(SUPPORT), "--name", "support-bot", "--account", "acme-wa")
+def test_support_bot_marks_what_has_no_equivalent_and_warns_by_name(support):
+    repo, result, flow = support
     nodes = flow["spec"]["nodes"]
     assert nodes["log_contact"] == {"type": "end", "outcome": "unsupported-run-function"}
     assert nodes["billing_subflow"] == {"type": "end", "outcome": "unsupported-run-subflow"}
@@ -133,8 +149,8 @@ def test_support_bot_subflow_maps_to_start_flow(repo: Path):
     assert validate(repo).returncode == 0
 
 
-def test_support_bot_first_message_is_kept_for_later_and_routes(repo: Path):
-    _, flow = _import(repo, str(SUPPORT), "--name", "support-bot")
+def test_support_bot_first_message_is_kept_for_later_and_routes(support):
+    flow = support[2]
     nodes = flow["spec"]["nodes"]
     assert nodes["start"]["next"] == "trigger_message"
     assert nodes["trigger_message"] == {"type": "set", "values": {"trigger_body": "message.text"}, "next": "greet_check"}
@@ -148,8 +164,8 @@ def test_support_bot_first_message_is_kept_for_later_and_routes(repo: Path):
     assert _branch(nodes["check_order_number"], {"vars": {"ask_order_reply": "  "}}) == "ask_order"
 
 
-def test_support_bot_liquid_filters_and_tags_render_the_same(repo: Path):
-    _, flow = _import(repo, str(SUPPORT), "--name", "support-bot")
+def test_support_bot_liquid_filters_and_tags_render_the_same(support):
+    flow = support[2]
     nodes = flow["spec"]["nodes"]
     greeting = expressions.render(nodes["main_menu"]["text"], {"contact": {"name": "ana"}})
     assert greeting.startswith("Hi ANA! Reply:\n1 - order status")
@@ -169,8 +185,8 @@ def test_support_bot_liquid_filters_and_tags_render_the_same(repo: Path):
 # ---- a Flex flow fetched from the REST API: voice widgets, unknown widget, time conditions ----------
 
 
-def test_flex_flow_from_the_rest_api_keeps_chat_and_marks_voice(repo: Path):
-    result, flow = _import(repo, str(FLEX), "--trigger", "messenger")
+def test_flex_flow_from_the_rest_api_keeps_chat_and_marks_voice(flex):
+    repo, result, flow = flex
     assert flow["metadata"]["name"] == "flex-messaging-and-voice-flow"
     assert flow["metadata"]["displayName"] == "Flex Messaging and Voice Flow"
     assert flow["metadata"]["remark"] == "Routes messages and calls to the right queue"
@@ -191,8 +207,8 @@ def test_flex_flow_from_the_rest_api_keeps_chat_and_marks_voice(repo: Path):
 
 @pytest.mark.parametrize("age, queue", [("12", "queue_youth"), ("70", "queue_senior"), ("999", "queue_general"),
                                         ("35", "queue_general"), ("old", "queue_general")])
-def test_flex_flow_numeric_conditions(repo: Path, age: str, queue: str):
-    _, flow = _import(repo, str(FLEX), "--trigger", "messenger")
+def test_flex_flow_numeric_conditions(flex, age: str, queue: str):
+    flow = flex[2]
     assert _branch(flow["spec"]["nodes"]["route_age"], {"vars": {"ask_age_reply": age}}) == queue
 
 
