@@ -98,15 +98,22 @@ def instance_names(template: Template, name: str) -> tuple[str, ...]:
     return tuple(renamed_test(t, template.name, name) for t in template.tests)
 
 
+def trigger_for(template: Template, trigger: str | None) -> str:
+    """The trigger a flow made of `template` gets: its own, or another message channel."""
+    if trigger is None or trigger == template.trigger:
+        return template.trigger
+    if "manual" in (trigger, template.trigger):
+        raise DraftError(
+            f"template `{template.name}` is built for a {template.trigger} trigger; it cannot become {trigger}: "
+            "a manual flow is started by the API, a message flow by the contact's message"
+        )
+    return trigger
+
+
 def instantiate(template: Template, name: str, trigger: str | None = None, account: str | None = None,
                 display_name: str | None = None, remark: str | None = None, header: str | None = None) -> Instance:
     """The template's file text for a new flow `name`, with its tests renamed after it."""
-    if trigger is not None and trigger != template.trigger:
-        if "manual" in (trigger, template.trigger):
-            raise DraftError(
-                f"template `{template.name}` is built for a {template.trigger} trigger; it cannot become {trigger}: "
-                "a manual flow is started by the API, a message flow by the contact's message"
-            )
+    trigger_for(template, trigger)
     documents = load_round_trip(template.text)
     tests: list[str] = []
     for doc in documents:

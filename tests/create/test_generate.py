@@ -166,3 +166,11 @@ def test_the_endpoint_settings_are_checked():
                                "CHATFLOW_LLM_TIMEOUT": "soon"})
     endpoint = llm.Endpoint.from_env({"CHATFLOW_LLM_BASE_URL": "https://x/v1/", "CHATFLOW_LLM_MODEL": "m", "CHATFLOW_LLM_API_KEY": "k"})
     assert endpoint.url == "https://x/v1/chat/completions" and endpoint.timeout == 120
+
+
+def test_a_taken_name_is_refused_before_asking_the_model(repo: Path, fake_llm):
+    assert run_cli("new", "csat", "--trigger", "whatsapp", cwd=repo).returncode == 0
+    model = "chatty#taken"
+    result = run_cli("generate", REQUIREMENT, "--name", "csat", cwd=repo, env=_env(fake_llm.base_url, model))
+    assert result.returncode == 1 and "flows.d/csat.yaml already exists" in result.stderr
+    assert fake_llm.requests_for(model) == []

@@ -140,3 +140,12 @@ def test_a_blank_flow_needs_a_trigger(repo: Path):
     assert result.returncode == 1
     assert "--trigger is required for a blank flow: one of manual, whatsapp, instagram, viber, messenger" in result.stderr
     assert not (repo / "flows.d" / "support.yaml").exists()
+
+
+def test_every_creation_command_explains_itself():
+    top = run_cli("--help")
+    for command in ("new", "templates", "export", "import", "generate"):
+        assert command in top.stdout
+        sub = run_cli(command, "--help")
+        assert sub.returncode == 0 and "Usage" in sub.stdout, command
+        assert "Examples:" in sub.stdout or command == "templates", command
