@@ -1,0 +1,1 @@
+"""The template library's manifests (package data read by controller.manifests.library)."""
