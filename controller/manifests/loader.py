@@ -141,7 +141,7 @@ def parse(source: SourceFile) -> LoadResult:
             result.diagnostics.append(problem)
             return result
     try:
-        docs = list(_FAST.load_all(text))
+        docs = construct_all(text)
     except Exception as exc:  # noqa: BLE001  (user input never raises: every failure is a diagnostic)
         if not _libyaml_only(exc):
             result.diagnostics.append(_load_error(source, exc))
@@ -160,6 +160,70 @@ def parse(source: SourceFile) -> LoadResult:
             Diagnostic.make("CF008", "the file holds no YAML documents", path, hint="add a manifest or delete the file")
         )
     return result
+
+
+# ---- constructing data ---------------------------------------------------------------------
+# ruamel's constructor is general (merge keys, tags, object identity checks) and is most of the
+# time a parse takes. Manifests are plain mappings, lists and text, so the composed nodes are
+# turned into data here, with ruamel's own functions for numbers, booleans and nulls; anything
+# unusual (merge keys, duplicate or non-text keys, other tags) goes to ruamel's constructor, so
+# the result is always what ruamel would give (a property test compares the two).
+
+_YAML_TAG = "tag:yaml.org,2002:"
+_STR, _SEQ, _MAP, _TIMESTAMP = (_YAML_TAG + t for t in ("str", "seq", "map", "timestamp"))
+_SCALARS = {
+    _YAML_TAG + "null": SafeConstructor.construct_yaml_null,
+    _YAML_TAG + "bool": SafeConstructor.construct_yaml_bool,
+    _YAML_TAG + "int": SafeConstructor.construct_yaml_int,
+    _YAML_TAG + "float": SafeConstructor.construct_yaml_float,
+}
+
+
+class _Unusual(Exception):
+    """The document needs ruamel's general constructor."""
+
+
+def construct_all(text: str) -> list[Any]:
+    """Every document of a YAML text as plain data (None for an empty document)."""
+    nodes = list(_FAST.compose_all(text))
+    constructor = _FAST.constructor
+    try:
+        return [_data(node, {}, constructor) for node in nodes]
+    except (_Unusual, RecursionError):
+        return list(_FAST.load_all(text))
+
+
+def _data(node: Node, memo: dict[int, Any], constructor: SafeConstructor) -> Any:
+    tag = node.tag
+    if isinstance(node, ScalarNode):
+        if tag == _STR:
+            return node.value
+        make = _SCALARS.get(tag)  # type: ignore[arg-type]
+        if make is not None:
+            return make(constructor, node)
+        if tag == _TIMESTAMP:
+            return node.value  # dates stay the text they were written as
+        raise _Unusual
+    done = memo.get(id(node))
+    if done is not None:
+        return done  # an alias: the same object, as ruamel gives it
+    if isinstance(node, SequenceNode) and tag == _SEQ:
+        items: list[Any] = []
+        memo[id(node)] = items
+        items.extend(_data(item, memo, constructor) for item in node.value)
+        return items
+    if isinstance(node, MappingNode) and tag == _MAP:
+        mapping: dict[Any, Any] = {}
+        memo[id(node)] = mapping
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode):
+                raise _Unusual
+            key = _data(key_node, memo, constructor)
+            if key in mapping or key_node.tag == _YAML_TAG + "merge":
+                raise _Unusual
+            mapping[key] = _data(value_node, memo, constructor)
+        return mapping
+    raise _Unusual
 
 
 def _libyaml_only(exc: Exception) -> bool:

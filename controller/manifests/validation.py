@@ -214,7 +214,9 @@ def _graph(d: Document, flow: Flow) -> Iterator[Diagnostic]:
             yield d.diagnostic("CF106", f"condition `{nid}` has no `default`: when no branch matches the conversation has nowhere to go",
                                (*NODES, nid), want="key", hint="add `default: <node>`")
     graph = edges(flow)
-    if len(starts) == 1:
+    broken = any(t not in nodes for node in nodes.values() for _, t in node.targets())
+    # With a broken target, nodes past it look unreachable; the CF103 is the one to fix first.
+    if len(starts) == 1 and not broken:
         seen = reachable(graph, starts[0])
         for nid in nodes:
             if nid not in seen:

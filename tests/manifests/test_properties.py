@@ -169,3 +169,23 @@ def test_mutated_examples_give_only_diagnostics(data, in_text):
     files: dict[str, str | bytes] = {ACCOUNTS: EXAMPLE_TEXT[ACCOUNTS]}  # what the flows refer to
     files[chosen] = text
     _validate(files)
+
+
+def _outcome(fn, text: str) -> tuple[str, Any]:
+    try:
+        return "data", fn(text)
+    except Exception as exc:  # noqa: BLE001  (comparing which inputs fail, not how)
+        return "error", type(exc).__name__
+
+
+@RUNS
+@given(st.one_of(st.lists(values, min_size=1, max_size=3).map(_yaml), yaml_text,
+                 st.lists(st.sampled_from([*TOKENS, "a: 1\n", "- x\n", "<<: *a\n", "b: &a {c: 1}\n", "1: 2\n", "~: 3\n"]), max_size=30).map("".join)))
+def test_the_quick_constructor_gives_exactly_what_ruamel_gives(text):
+    from controller.manifests.loader import _FAST, construct_all
+
+    ours, theirs = _outcome(construct_all, text), _outcome(lambda t: list(_FAST.load_all(t)), text)
+    if theirs[0] == "data" and ours[0] == "data":
+        assert repr(ours[1]) == repr(theirs[1])  # repr: same keys, types, order, and nan equals nan
+    else:
+        assert ours[0] == theirs[0]

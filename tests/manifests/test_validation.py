@@ -84,6 +84,12 @@ def test_an_unreachable_node_is_a_warning_that_keeps_the_flow_valid():
     assert "f" in catalog.flows and catalog.invalid == {}
 
 
+def test_unreachable_nodes_are_not_reported_while_a_target_is_broken():
+    # `hello -> dne` cuts `done` off; only the broken target is reported until it is fixed
+    catalog = load(flow(HELLO.replace("next: done", "next: dne")))
+    assert codes(catalog) == ["CF103"]
+
+
 def test_nodes_reached_only_through_a_timeout_or_on_invalid_are_reachable():
     catalog = load(flow("""
         start: {type: start, next: ask}
