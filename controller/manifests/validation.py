@@ -14,7 +14,7 @@ import jmespath.exceptions
 
 from . import expressions
 from .components import SECRET_HEADER, Condition, Goto, Http, Send, StartFlow, _Content
-from .diagnostics import Diagnostic
+from .diagnostics import Diagnostic, capped
 from .documents import Document
 from .limits import LIMITS, VIBER_SENDER_NAME
 from .models import Account, Flow, FlowTest, ViberAccountSpec, fold_keyword
@@ -42,14 +42,14 @@ def validate_documents(
         flows={n for k, n in broken if k == "Flow"} | set(flows),
     )
     for d in accounts.values():
-        out.extend(_account(d, secret_root))
+        out.extend(capped(_account(d, secret_root)))
     out.extend(_channel_ids(list(accounts.values())))
     for d in flows.values():
-        out.extend(_flow(d, accounts, exists))
+        out.extend(capped(_flow(d, accounts, exists)))
     out.extend(_keyword_conflicts(list(flows.values())))
     for d in documents:
         if isinstance(d.manifest, FlowTest):
-            out.extend(_flow_test(d, d.manifest, flows, exists))
+            out.extend(capped(_flow_test(d, d.manifest, flows, exists)))
     return out
 
 
@@ -80,7 +80,10 @@ def _flow_test(d: Document, test: FlowTest, flows: dict[str, Document], exists: 
 
 def _did_you_mean(word: str, names: Iterable[str], what: str = "names") -> str:
     names = sorted(names)
-    close = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
+    candidates = names
+    if len(candidates) > 200:  # difflib is slow over thousands; a close name shares the start and length
+        candidates = [n for n in names if n[:1] == word[:1] and abs(len(n) - len(word)) <= 2][:200]
+    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
     if close:
         return f"did you mean `{close[0]}`?"
     shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
@@ -223,8 +226,10 @@ def _graph(d: Document, flow: Flow) -> Iterator[Diagnostic]:
                 yield d.diagnostic("CF104", f"node `{nid}` cannot be reached from `{starts[0]}`", (*NODES, nid), want="key",
                                    hint="point a `next` at it, or remove it")
     yield from _spinning_loops(d, flow, graph)
+    component = _components(graph)
     for nid, node in nodes.items():
-        if isinstance(node, Goto) and node.target in nodes and nid not in reachable(graph, node.target):
+        # the goto -> target edge exists, so target leads back to the goto iff both share a component
+        if isinstance(node, Goto) and node.target in nodes and component[nid] != component[node.target]:
             yield d.diagnostic("CF107", f"goto `{nid}` jumps to `{node.target}`, which never leads back to it",
                                (*NODES, nid, "target"), hint="a goto repeats earlier steps; point it at an earlier node")
 
@@ -249,7 +254,7 @@ def _spinning_loops(d: Document, flow: Flow, graph: dict[str, list[str]]) -> Ite
         else:
             free[nid] = targets
     order = {nid: i for i, nid in enumerate(nodes)}
-    for component in _cycles(free):
+    for component in _loops(free):
         first = min(component, key=order.__getitem__)
         loop = " -> ".join(_cycle_through(first, component, free))
         yield d.diagnostic("CF105", f"{loop} is a loop with no waiting node: it would spin",
@@ -274,13 +279,13 @@ def _cycle_through(first: str, component: set[str], graph: dict[str, list[str]])
     return sorted(component)
 
 
-def _cycles(graph: dict[str, list[str]]) -> list[set[str]]:
-    """Strongly connected components that hold a cycle (Tarjan, iterative)."""
+def _components(graph: dict[str, list[str]]) -> dict[str, int]:
+    """node -> the number of its strongly connected component (Tarjan, iterative)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     on_stack: set[str] = set()
     stack: list[str] = []
-    found: list[set[str]] = []
+    component: dict[str, int] = {}
     counter = 0
     for root in graph:
         if root in index:
@@ -311,16 +316,21 @@ def _cycles(graph: dict[str, list[str]]) -> list[set[str]]:
                 parent = work[-1][0]
                 low[parent] = min(low[parent], low[node])
             if low[node] == index[node]:
-                component = set()
                 while True:
                     member = stack.pop()
                     on_stack.discard(member)
-                    component.add(member)
+                    component[member] = index[node]
                     if member == node:
                         break
-                if len(component) > 1 or node in graph[node]:
-                    found.append(component)
-    return found
+    return component
+
+
+def _loops(graph: dict[str, list[str]]) -> list[set[str]]:
+    """The strongly connected components that hold a cycle."""
+    members: dict[int, set[str]] = defaultdict(set)
+    for node, number in _components(graph).items():
+        members[number].add(node)
+    return [m for m in members.values() if len(m) > 1 or any(n in graph[n] for n in m)]
 
 
 def _templates(d: Document, flow: Flow) -> Iterator[Diagnostic]:
@@ -337,35 +347,39 @@ def _templates(d: Document, flow: Flow) -> Iterator[Diagnostic]:
                 reads[nid].append((field, name))
     if not reads:
         return
-    assigned = _assigned_before(flow)
+    wanted = {name for items in reads.values() for _, name in items}
+    assigned = _assigned_before(flow, wanted)
     for nid, items in reads.items():
         for field, name in items:
-            if name not in assigned.get(nid, set()):
+            if name not in assigned[nid]:
                 yield d.diagnostic("CF110", f"`{nid}.{_field(field)}` reads `vars.{name}`, which no earlier step sets",
                                    (*NODES, nid, *field),
                                    hint=f"declare it under `spec.variables` with a default, or set it before `{nid}`")
 
 
-def _assigned_before(flow: Flow) -> dict[str, set[str]]:
-    """For each node, the variables that some path from start may have set on arrival."""
+def _assigned_before(flow: Flow, wanted: set[str]) -> dict[str, frozenset[str]]:
+    """For each node, which of the `wanted` variables some path from start may have set on arrival.
+
+    A forward data-flow over the graph with a work list; sets only grow, so it ends.
+    """
     nodes = flow.spec.nodes
-    declared = set(flow.spec.variables)
-    preds: dict[str, list[str]] = defaultdict(list)
-    for nid, targets in edges(flow).items():
-        for t in targets:
-            preds[t].append(nid)
-    result: dict[str, set[str]] = {nid: set(declared) for nid in nodes}
-    changed = True
-    while changed:
-        changed = False
-        for nid in nodes:
-            incoming = set(declared)
-            for p in preds[nid]:
-                incoming |= result[p] | set(nodes[p].assigns())
-            if incoming != result[nid]:
-                result[nid] = incoming
-                changed = True
-    return result
+    declared = frozenset(flow.spec.variables) & wanted
+    graph = edges(flow)
+    sets = {nid: frozenset(node.assigns()) & wanted for nid, node in nodes.items()}
+    arriving: dict[str, frozenset[str]] = {nid: declared for nid in nodes}
+    work = list(nodes)
+    queued = set(work)
+    while work:
+        nid = work.pop()
+        queued.discard(nid)
+        leaving = arriving[nid] | sets[nid]
+        for nxt in graph[nid]:
+            if not leaving <= arriving[nxt]:
+                arriving[nxt] = arriving[nxt] | leaving
+                if nxt not in queued:
+                    queued.add(nxt)
+                    work.append(nxt)
+    return arriving
 
 
 def _references(d: Document, flow: Flow, exists: _Names) -> Iterator[Diagnostic]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from controller.manifests.loader import MAX_EXPANDED_NODES, discover, load_bytes, load_paths, locate
 
-from .conftest import codes, flow, load, only, place
+from .conftest import codes, flow, load, place
 
 HELLO = "start: {type: start, next: done}\ndone: {type: end}"
 
