@@ -519,3 +519,12 @@ def test_errors_mark_only_their_own_manifest_invalid():
     catalog = load(flow(HELLO, name="good"), flow(HELLO.replace("next: done", "next: gone"), name="bad"))
     assert list(catalog.flows) == ["good"]
     assert list(catalog.invalid) == [("Flow", "bad")]
+
+
+def test_a_badly_broken_manifest_reports_its_first_101_problems_and_says_so():
+    broken_targets = "\n".join(f"n{i}: {{type: message, text: hi, next: gone{i}}}" for i in range(150))
+    unknown_fields = "\n".join(f"n{i}: {{type: end, extra{i}: 1}}" for i in range(150))
+    for nodes in (broken_targets, unknown_fields):
+        catalog = load(flow("start: {type: start, next: n0}\ndone: {type: end}\n" + nodes))
+        assert len(catalog.diagnostics) == 101
+        assert sum("only the first 101 problems of this manifest are shown" in d.message for d in catalog.diagnostics) == 1
