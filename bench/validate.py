@@ -8,15 +8,19 @@ then measures, in the same run and on the same files:
 
 - parse: ruamel.yaml's C safe loader alone reading and parsing every file (the baseline), and
 - validate: what `chatflow validate` runs (discover, read, parse, build the models, every
-  semantic rule, sort the diagnostics),
+  semantic rule, sort the diagnostics), as it runs (parsing in a pool of processes when there
+  are many files and CPUs) and in one process,
 
-each the best of --repeat runs, and prints both with their ratio. Not part of the test suite.
+each the best of --repeat runs, wall-clock and CPU seconds (CPU time barely moves when other
+programs load the machine; wall time does), and prints them with their ratio. Not part of the
+test suite.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -160,13 +164,22 @@ def parse_only(files: list[Path]) -> int:
     return count
 
 
-def best(fn, repeat: int) -> tuple[float, object]:
-    times, result = [], None
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished children (the parsing pool)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def best(fn, repeat: int) -> tuple[float, float, object]:
+    """(wall seconds, CPU seconds, result) of the fastest of `repeat` runs."""
+    runs, result = [], None
     for _ in range(repeat):
-        start = time.perf_counter()
+        cpu, start = _cpu(), time.perf_counter()
         result = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), result
+        runs.append((time.perf_counter() - start, _cpu() - cpu))
+    wall, cpu = min(runs)
+    return wall, cpu, result
 
 
 def main() -> None:
@@ -185,14 +198,18 @@ def main() -> None:
         generate(root, args.flows, args.nodes)
         files = discover(root)
         size = sum(p.stat().st_size for p in files)
+        load_before = " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
 
-        parse_s, documents = best(lambda: parse_only(files), args.repeat)
-        validate_s, (catalog, _) = best(lambda: load_with(root, []), args.repeat)
-        automatic = loader.PARALLEL_MIN_FILES
-        loader.PARALLEL_MIN_FILES = sys.maxsize  # the same, parsing in this one process
-        serial_s, _ = best(lambda: load_with(root, []), args.repeat)
-        loader.PARALLEL_MIN_FILES = automatic
-        workers = loader._worker_count(len(files))
+        parse_s, parse_cpu, documents = best(lambda: parse_only(files), args.repeat)
+        validate_s, validate_cpu, (catalog, _) = best(lambda: load_with(root, []), args.repeat)
+        workers = loader._worker_count(len(files))  # what `chatflow validate` chose just now
+        automatic = loader._worker_count
+        loader._worker_count = lambda files: 1  # the same, parsing in this one process
+        serial_s, serial_cpu, _ = best(lambda: load_with(root, []), args.repeat)
+        cpus = len(os.sched_getaffinity(0))
+        loader._worker_count = lambda files: cpus  # the same, a parsing process per CPU whatever the load
+        pooled_s, pooled_cpu, _ = best(lambda: load_with(root, []), args.repeat)
+        loader._worker_count = automatic
 
         errors = [d for d in catalog.diagnostics if d.is_error]
         if errors or len(catalog.flows) != args.flows:
@@ -204,14 +221,20 @@ def main() -> None:
                              capture_output=True, text=True, cwd=base)
         cli_s = time.perf_counter() - cli_start
 
+        n = len(files)
         print(f"flows.d: {args.flows} flows x {nodes:.0f} nodes + {ACCOUNTS} accounts, "
-              f"{len(files)} files, {documents} documents, {size / 1024:.0f} KiB; cpus: {os.cpu_count()}")
-        print(f"parse    (C safe loader alone)   {parse_s:7.3f} s   {parse_s / len(files) * 1e3:6.2f} ms/file")
-        print(f"validate (chatflow validate)     {validate_s:7.3f} s   {validate_s / len(files) * 1e3:6.2f} ms/file"
-              f"   ({workers} parsing process{'es' if workers != 1 else ''})")
-        print(f"validate, parsing in 1 process   {serial_s:7.3f} s   {serial_s / len(files) * 1e3:6.2f} ms/file")
-        print(f"ratio validate / parse           {validate_s / parse_s:7.2f}")
-        print(f"`chatflow validate` process      {cli_s:7.3f} s   (exit {cli.returncode}, with interpreter start-up; one run)")
+              f"{n} files, {documents} documents, {size / 1024:.0f} KiB; cpus: {os.cpu_count()}, "
+              f"load average before: {load_before}")
+        print(f"{'':34}{'wall':>9}{'cpu':>9}{'wall/file':>12}")
+        for label, wall, cpu in (
+            ("parse (C safe loader alone)", parse_s, parse_cpu),
+            (f"validate (as run: {workers} process{'es' if workers != 1 else ''})", validate_s, validate_cpu),
+            ("validate, 1 process", serial_s, serial_cpu),
+            (f"validate, {cpus} parsing processes", pooled_s, pooled_cpu),
+        ):
+            print(f"{label:34}{wall:8.3f}s{cpu:8.3f}s{wall / n * 1e3:9.2f} ms")
+        print(f"ratio validate / parse: {validate_s / parse_s:.2f} (wall), {serial_cpu / parse_cpu:.2f} (cpu, 1 process)")
+        print(f"`chatflow validate` as a process: {cli_s:.3f}s wall, exit {cli.returncode} (interpreter start-up included; one run)")
         print(f"best of {args.repeat} runs; diagnostics: {len(catalog.diagnostics)} ({len(errors)} errors)")
     finally:
         if args.keep is None:

@@ -18,6 +18,7 @@ from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.resolver import VersionedResolver
+from ruamel.yaml.tag import Tag
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.events import (
     AliasEvent,
@@ -44,9 +45,28 @@ _Constructor.add_constructor("tag:yaml.org,2002:timestamp", SafeConstructor.cons
 
 
 class _Resolver(VersionedResolver):
-    """YAML 1.2 always (`yes` stays a string); also skips ruamel's slow per-scalar version lookup."""
+    """YAML 1.2 always (`yes` stays a string), and a quicker lookup of a plain scalar's type.
+
+    ruamel asks for the YAML version and builds a fresh list and Tag for every scalar; this looks
+    up the same table (by first character) once per character and reuses the tags.
+    """
 
     processing_version = (1, 2)
+    _plain: dict[str, list[tuple[Tag, Any]]] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is not ScalarNode or not implicit[0] or self.yaml_path_resolvers:
+            return super().resolve(kind, value, implicit)
+        first = value[:1]
+        candidates = self._plain.get(first)
+        if candidates is None:
+            table = self.versioned_resolver
+            candidates = [(Tag(suffix=tag), regexp) for tag, regexp in [*table.get(first, []), *table.get(None, [])]]
+            self._plain[first] = candidates
+        for tag, regexp in candidates:
+            if regexp.match(value):
+                return tag
+        return self.DEFAULT_SCALAR_TAG
 
 
 def _safe_yaml(pure: bool) -> YAML:
@@ -62,9 +82,18 @@ _FAST = _safe_yaml(pure=False)
 _PURE = _safe_yaml(pure=True)
 _PARSERS = (_FAST, _PURE)
 # A tag or an alias can only start after white space or a flow indicator; most files have neither.
-# `:` too, since a JSON-style key may be followed directly by its value: {"a":!!binary x}.
-_MAYBE_TAG = re.compile(r"(?:^|[\s\[\{,:])!", re.M)
-_MAYBE_ALIAS = re.compile(r"(?:^|[\s\[\{,:])\*", re.M)
+# A tag (`!`) or an alias (`*`) can only start a node: after white space, a flow indicator or
+# `:` (a JSON-style key may be followed directly by its value: {"a":!!binary x}).
+_NODE_START = frozenset(" \t\r\n[{,:")
+
+
+def _maybe_node_starting_with(text: str, char: str) -> bool:
+    at = text.find(char)
+    while at != -1:
+        if at == 0 or text[at - 1] in _NODE_START:
+            return True
+        at = text.find(char, at + 1)
+    return False
 
 
 @dataclass(frozen=True)
@@ -135,7 +164,7 @@ def parse(source: SourceFile) -> LoadResult:
     """Parse every document of one file; never raises for bad input."""
     result = LoadResult()
     path, text = source.path, source.text
-    if _MAYBE_TAG.search(text) or _MAYBE_ALIAS.search(text):
+    if _maybe_node_starting_with(text, "!") or _maybe_node_starting_with(text, "*"):
         problem = _scan_events(source)
         if problem is not None:
             result.diagnostics.append(problem)
@@ -409,7 +438,12 @@ def _worker_count(files: int) -> int:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:
         cpus = os.cpu_count() or 1
-    return min(cpus, 8)
+    try:
+        busy = max(0.0, os.getloadavg()[0] - 1)  # the load of others: this process counts for 1
+    except OSError:
+        busy = 0.0
+    # CPUs other programs keep busy give nothing but the cost of shipping results between processes
+    return max(1, min(cpus - int(busy + 0.5), 8))
 
 
 def _load_files(jobs: list[tuple[Path, str]]) -> LoadResult:
