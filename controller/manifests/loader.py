@@ -1,4 +1,4 @@
-"""Safe YAML loading: fast C parse first, the position-keeping parser only to place a diagnostic."""
+"""Safe YAML loading: the C parser first, its node marks (composed again) only to place a diagnostic."""
 
 from __future__ import annotations
 
@@ -16,17 +16,11 @@ from typing import Any, Iterable
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, NodeEvent, ScalarEvent
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.tag import Tag
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from ruamel.yaml.events import (
-    AliasEvent,
-    CollectionEndEvent,
-    CollectionStartEvent,
-    NodeEvent,
-    ScalarEvent,
-)
 
 from .diagnostics import Diagnostic
 
@@ -81,7 +75,6 @@ _FAST = _safe_yaml(pure=False)
 # the pure parser gets a second look at a file the C one refused, so a valid file never fails.
 _PURE = _safe_yaml(pure=True)
 _PARSERS = (_FAST, _PURE)
-# A tag or an alias can only start after white space or a flow indicator; most files have neither.
 # A tag (`!`) or an alias (`*`) can only start a node: after white space, a flow indicator or
 # `:` (a JSON-style key may be followed directly by its value: {"a":!!binary x}).
 _NODE_START = frozenset(" \t\r\n[{,:")
