@@ -100,8 +100,8 @@ class Component(Strict):
 
     def targets(self) -> List[tuple[tuple[str | int, ...], str]]:
         out: List[tuple[tuple[str | int, ...], str]] = []
-        for name in ("next", "default", "on_failure", "on_invalid", "target"):
-            value = getattr(self, name, None)
+        for name in _target_fields(type(self)):
+            value = getattr(self, name)
             if isinstance(value, str):
                 out.append(((name,), value))
         return out
@@ -117,6 +117,18 @@ class Component(Strict):
     def assigns(self) -> List[str]:
         """Variables this node sets."""
         return []
+
+
+_TARGET_NAMES = ("next", "default", "on_failure", "on_invalid", "target")
+_TARGET_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _target_fields(cls: type[BaseModel]) -> tuple[str, ...]:
+    """The target fields a component class has (looked up once: a missing attribute is slow on a model)."""
+    found = _TARGET_FIELDS.get(cls)
+    if found is None:
+        found = _TARGET_FIELDS[cls] = tuple(n for n in _TARGET_NAMES if n in cls.model_fields)
+    return found
 
 
 class _Content(Component):
@@ -263,7 +275,7 @@ class Set(Component):
         return list(self.values)
 
 
-HeaderValue = Union[SecretRef, str]
+HeaderValue = Union[str, SecretRef]  # str first: a plain header never runs the reference check
 
 
 class Http(Component):

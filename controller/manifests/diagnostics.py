@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 
 class Severity(str, Enum):
@@ -142,3 +142,19 @@ def sort_key(d: Diagnostic) -> tuple[str, int, int, str]:
 
 def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
     return any(d.is_error for d in diagnostics)
+
+
+# However broken a manifest, its report (and the work to make it) stays bounded.
+MAX_PER_MANIFEST = 100
+
+
+def capped(diagnostics: Iterable[Diagnostic], limit: int = MAX_PER_MANIFEST) -> Iterator[Diagnostic]:
+    """The first `limit` + 1 diagnostics of one manifest; the last says that the list stops there.
+
+    Lazy: the checks that would find the rest never run.
+    """
+    for count, d in enumerate(diagnostics):
+        if count == limit:
+            yield replace(d, message=f"{d.message} (only the first {limit + 1} problems of this manifest are shown; fix these first)")
+            return
+        yield d

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import copy
 import difflib
+from functools import lru_cache
 import types
 import typing
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, Iterator, Union
 
 from pydantic import BaseModel, ValidationError
 
 from . import migrations
 from .components import COMPONENTS, SECRET_HEADER
-from .diagnostics import Diagnostic
+from .diagnostics import MAX_PER_MANIFEST, Diagnostic, capped
 from .loader import Loc, RawDocument
 from .models import CHANNELS, KINDS, MODELS, Manifest
 
@@ -131,32 +132,33 @@ class _Error:
         return str(self.raw["type"])
 
 
+# Enough of pydantic's errors to fill the capped report of a badly broken document (a value of a
+# union fails once per member), without paying for thousands.
+_MAX_ERRORS = 20 * MAX_PER_MANIFEST
+
+
 def _diagnostics(raw: RawDocument, model: type[BaseModel], exc: ValidationError) -> list[Diagnostic]:
-    errors = [_Error(*_raw_loc(raw.data, model, e["loc"]), e) for e in exc.errors(include_url=False)]
+    errors = [_Error(*_raw_loc(raw.data, model, e["loc"]), e) for e in exc.errors(include_url=False)[:_MAX_ERRORS]]
     errors = _drop_noise(raw.data, model, errors)
-    out: list[Diagnostic] = []
+    return list(capped(_placed(raw, model, _by_place(errors))))
+
+
+def _placed(raw: RawDocument, model: type[BaseModel], groups: list[list[_Error]]) -> Iterator[Diagnostic]:
     seen: set[tuple[str, int, int]] = set()
-    for group in _by_place(errors):
+    for group in groups:
         d = _one(raw, model, group)
         if (d.code, d.line, d.column) not in seen:
             seen.add((d.code, d.line, d.column))
-            out.append(d)
-    return out
+            yield d
 
 
 def _drop_noise(data: Any, model: type[BaseModel], errors: list[_Error]) -> list[_Error]:
     """Keep the errors a person needs: one cause per place, no echo of another error."""
-    keep: list[_Error] = []
-    for e in errors:
-        # A union member that failed only on the value's type is noise when another member of
-        # the same union said something more specific about the same value.
-        if e.type in _TYPE_ERRORS and any(
-            o.loc[: len(e.loc)] == e.loc and (len(o.loc) > len(e.loc) or o.type not in _TYPE_ERRORS)
-            for o in errors
-            if o is not e
-        ):
-            continue
-        keep.append(e)
+    # A union member that failed only on the value's type is noise when another member of the
+    # same union said something more specific about the same value (deeper, or not a type error).
+    deeper = {e.loc[:i] for e in errors for i in range(len(e.loc))}
+    specific = {e.loc for e in errors if e.type not in _TYPE_ERRORS}
+    keep = [e for e in errors if not (e.type in _TYPE_ERRORS and (e.loc in deeper or e.loc in specific))]
     # `nxt: x` reports both "unknown nxt" and "next is required"; the did-you-mean says it all.
     renamed: set[Loc] = set()
     for e in keep:
@@ -221,7 +223,7 @@ def _one(raw: RawDocument, model: type[BaseModel], group: list[_Error]) -> Diagn
         return Diagnostic.make(code, message, path, line, column, hint)
 
     if first.names_key:
-        key = _value_key(e)
+        key = e.get("input")
         message = _lower(e["msg"])
         hint = _pattern_hint(str(e.get("ctx", {}).get("pattern", ""))) if kind == "string_pattern_mismatch" else None
         if kind == "string_type":
@@ -306,10 +308,6 @@ def _lower(message: str) -> str:
     return message[:1].lower() + message[1:]
 
 
-def _value_key(e: dict[str, Any]) -> Any:
-    return e.get("input")
-
-
 def _header_name(loc: Loc) -> str | None:
     for i, element in enumerate(loc[:-1]):
         if element == "headers" and i == len(loc) - 2:
@@ -382,6 +380,20 @@ def _raw_loc(data: Any, model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[L
     return tuple(out), False
 
 
+def _cached(function: Any) -> Any:
+    """Memoise a pure function of types; an unhashable annotation is simply computed again."""
+    cached = lru_cache(maxsize=1024)(function)
+
+    def call(*args: Any) -> Any:
+        try:
+            return cached(*args)
+        except TypeError:
+            return function(*args)
+
+    return call
+
+
+@_cached
 def _strip(tp: Any) -> Any:
     """Annotated[X, ...] -> X; Optional[X] -> X (pydantic adds no location step for either)."""
     for _ in range(8):
@@ -398,9 +410,10 @@ def _strip(tp: Any) -> Any:
     return tp
 
 
-def _members(tp: Any) -> list[Any] | None:
+@_cached
+def _members(tp: Any) -> tuple[Any, ...] | None:
     if typing.get_origin(tp) in (Union, types.UnionType):
-        return [_strip(a) for a in typing.get_args(tp) if a is not type(None)]
+        return tuple(_strip(a) for a in typing.get_args(tp) if a is not type(None))
     return None
 
 
@@ -408,7 +421,7 @@ def _is_model(tp: Any) -> bool:
     return isinstance(tp, type) and issubclass(tp, BaseModel)
 
 
-def _pick(members: list[Any], element: Any, node: Any) -> Any:
+def _pick(members: tuple[Any, ...], element: Any, node: Any) -> Any:
     """The union member a location element names, None for a non-model member, or _NOT_A_TAG."""
     if not isinstance(element, str):
         return _NOT_A_TAG
@@ -440,6 +453,13 @@ def _key_in(node: Any, element: Any) -> Any:
 
 
 def _child(tp: Any, element: Any) -> Any:
+    if isinstance(element, int):
+        return _child_of(tp, 0)  # every item of a list has the same type: one cache entry
+    return _child_of(tp, element)
+
+
+@_cached
+def _child_of(tp: Any, element: Any) -> Any:
     if tp is None:
         return None
     if _is_model(tp):

@@ -1,8 +1,13 @@
-"""Safe YAML loading: fast C parse first, the position-keeping parser only to place a diagnostic."""
+"""Safe YAML loading: the C parser first, its node marks (composed again) only to place a diagnostic."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import re
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -11,16 +16,11 @@ from typing import Any, Iterable
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, NodeEvent, ScalarEvent
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.resolver import VersionedResolver
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from ruamel.yaml.events import (
-    AliasEvent,
-    CollectionEndEvent,
-    CollectionStartEvent,
-    NodeEvent,
-    ScalarEvent,
-)
+from ruamel.yaml.tag import Tag
 
 from .diagnostics import Diagnostic
 
@@ -39,9 +39,28 @@ _Constructor.add_constructor("tag:yaml.org,2002:timestamp", SafeConstructor.cons
 
 
 class _Resolver(VersionedResolver):
-    """YAML 1.2 always (`yes` stays a string); also skips ruamel's slow per-scalar version lookup."""
+    """YAML 1.2 always (`yes` stays a string), and a quicker lookup of a plain scalar's type.
+
+    ruamel asks for the YAML version and builds a fresh list and Tag for every scalar; this looks
+    up the same table (by first character) once per character and reuses the tags.
+    """
 
     processing_version = (1, 2)
+    _plain: dict[str, list[tuple[Tag, Any]]] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is not ScalarNode or not implicit[0] or self.yaml_path_resolvers:
+            return super().resolve(kind, value, implicit)
+        first = value[:1]
+        candidates = self._plain.get(first)
+        if candidates is None:
+            table = self.versioned_resolver
+            candidates = [(Tag(suffix=tag), regexp) for tag, regexp in [*table.get(first, []), *table.get(None, [])]]
+            self._plain[first] = candidates
+        for tag, regexp in candidates:
+            if regexp.match(value):
+                return tag
+        return self.DEFAULT_SCALAR_TAG
 
 
 def _safe_yaml(pure: bool) -> YAML:
@@ -56,10 +75,18 @@ _FAST = _safe_yaml(pure=False)
 # the pure parser gets a second look at a file the C one refused, so a valid file never fails.
 _PURE = _safe_yaml(pure=True)
 _PARSERS = (_FAST, _PURE)
-# A tag or an alias can only start after white space or a flow indicator; most files have neither.
-# `:` too, since a JSON-style key may be followed directly by its value: {"a":!!binary x}.
-_MAYBE_TAG = re.compile(r"(?:^|[\s\[\{,:])!", re.M)
-_MAYBE_ALIAS = re.compile(r"(?:^|[\s\[\{,:])\*", re.M)
+# A tag (`!`) or an alias (`*`) can only start a node: after white space, a flow indicator or
+# `:` (a JSON-style key may be followed directly by its value: {"a":!!binary x}).
+_NODE_START = frozenset(" \t\r\n[{,:")
+
+
+def _maybe_node_starting_with(text: str, char: str) -> bool:
+    at = text.find(char)
+    while at != -1:
+        if at == 0 or text[at - 1] in _NODE_START:
+            return True
+        at = text.find(char, at + 1)
+    return False
 
 
 @dataclass(frozen=True)
@@ -130,13 +157,13 @@ def parse(source: SourceFile) -> LoadResult:
     """Parse every document of one file; never raises for bad input."""
     result = LoadResult()
     path, text = source.path, source.text
-    if _MAYBE_TAG.search(text) or _MAYBE_ALIAS.search(text):
+    if _maybe_node_starting_with(text, "!") or _maybe_node_starting_with(text, "*"):
         problem = _scan_events(source)
         if problem is not None:
             result.diagnostics.append(problem)
             return result
     try:
-        docs = list(_FAST.load_all(text))
+        docs = construct_all(text)
     except Exception as exc:  # noqa: BLE001  (user input never raises: every failure is a diagnostic)
         if not _libyaml_only(exc):
             result.diagnostics.append(_load_error(source, exc))
@@ -155,6 +182,70 @@ def parse(source: SourceFile) -> LoadResult:
             Diagnostic.make("CF008", "the file holds no YAML documents", path, hint="add a manifest or delete the file")
         )
     return result
+
+
+# ---- constructing data ---------------------------------------------------------------------
+# ruamel's constructor is general (merge keys, tags, object identity checks) and is most of the
+# time a parse takes. Manifests are plain mappings, lists and text, so the composed nodes are
+# turned into data here, with ruamel's own functions for numbers, booleans and nulls; anything
+# unusual (merge keys, duplicate or non-text keys, other tags) goes to ruamel's constructor, so
+# the result is always what ruamel would give (a property test compares the two).
+
+_YAML_TAG = "tag:yaml.org,2002:"
+_STR, _SEQ, _MAP, _TIMESTAMP = (_YAML_TAG + t for t in ("str", "seq", "map", "timestamp"))
+_SCALARS = {
+    _YAML_TAG + "null": SafeConstructor.construct_yaml_null,
+    _YAML_TAG + "bool": SafeConstructor.construct_yaml_bool,
+    _YAML_TAG + "int": SafeConstructor.construct_yaml_int,
+    _YAML_TAG + "float": SafeConstructor.construct_yaml_float,
+}
+
+
+class _Unusual(Exception):
+    """The document needs ruamel's general constructor."""
+
+
+def construct_all(text: str) -> list[Any]:
+    """Every document of a YAML text as plain data (None for an empty document)."""
+    nodes = list(_FAST.compose_all(text))
+    constructor = _FAST.constructor
+    try:
+        return [_data(node, {}, constructor) for node in nodes]
+    except (_Unusual, RecursionError):
+        return list(_FAST.load_all(text))
+
+
+def _data(node: Node, memo: dict[int, Any], constructor: SafeConstructor) -> Any:
+    tag = node.tag
+    if isinstance(node, ScalarNode):
+        if tag == _STR:
+            return node.value
+        make = _SCALARS.get(tag)  # type: ignore[arg-type]
+        if make is not None:
+            return make(constructor, node)
+        if tag == _TIMESTAMP:
+            return node.value  # dates stay the text they were written as
+        raise _Unusual
+    done = memo.get(id(node))
+    if done is not None:
+        return done  # an alias: the same object, as ruamel gives it
+    if isinstance(node, SequenceNode) and tag == _SEQ:
+        items: list[Any] = []
+        memo[id(node)] = items
+        items.extend(_data(item, memo, constructor) for item in node.value)
+        return items
+    if isinstance(node, MappingNode) and tag == _MAP:
+        mapping: dict[Any, Any] = {}
+        memo[id(node)] = mapping
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode):
+                raise _Unusual
+            key = _data(key_node, memo, constructor)
+            if key in mapping or key_node.tag == _YAML_TAG + "merge":
+                raise _Unusual
+            mapping[key] = _data(value_node, memo, constructor)
+        return mapping
+    raise _Unusual
 
 
 def _libyaml_only(exc: Exception) -> bool:
@@ -308,11 +399,49 @@ def discover(root: Path) -> list[Path]:
     return sorted(found)
 
 
-def load_paths(paths: Iterable[Path], display_base: Path | None = None) -> LoadResult:
-    """Read and parse files from disk."""
+# Parsing is most of the time `validate` takes; with many files it is spread over the CPUs.
+PARALLEL_MIN_FILES = 200
+
+
+def load_paths(paths: Iterable[Path], display_base: Path | None = None, workers: int | None = None) -> LoadResult:
+    """Read and parse files from disk, in order. With many files (PARALLEL_MIN_FILES) and more
+    than one CPU they are parsed by a pool of processes; `workers=1` forces one process."""
+    jobs = [(p, _display(p, display_base)) for p in paths]
+    count = _worker_count(len(jobs)) if workers is None else workers
+    if count <= 1:
+        return _load_files(jobs)
+    chunk = -(-len(jobs) // (count * 4))  # a few chunks per worker evens out uneven files
+    chunks = [jobs[i : i + chunk] for i in range(0, len(jobs), chunk)]
     result = LoadResult()
-    for p in paths:
-        shown = _display(p, display_base)
+    try:
+        with ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("fork")) as pool:
+            for part in pool.map(_load_files, chunks):
+                result.merge(part)
+    except (OSError, BrokenProcessPool):  # no processes to be had: the same work, in this one
+        return _load_files(jobs)
+    return result
+
+
+def _worker_count(files: int) -> int:
+    if files < PARALLEL_MIN_FILES or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    if threading.active_count() > 1:
+        return 1  # forking a threaded process (the server) is unsafe; it parses in-line
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count() or 1
+    try:
+        busy = max(0.0, os.getloadavg()[0] - 1)  # the load of others: this process counts for 1
+    except OSError:
+        busy = 0.0
+    # CPUs other programs keep busy give nothing but the cost of shipping results between processes
+    return max(1, min(cpus - int(busy + 0.5), 8))
+
+
+def _load_files(jobs: list[tuple[Path, str]]) -> LoadResult:
+    result = LoadResult()
+    for p, shown in jobs:
         try:
             data = p.read_bytes()
         except OSError as exc:

@@ -14,7 +14,7 @@ import jmespath.exceptions
 
 from . import expressions
 from .components import SECRET_HEADER, Condition, Goto, Http, Send, StartFlow, _Content
-from .diagnostics import Diagnostic
+from .diagnostics import Diagnostic, capped
 from .documents import Document
 from .facts import Facts
 from .limits import LIMITS, VIBER_SENDER_NAME
@@ -44,15 +44,18 @@ def local_checks(d: Document, secret_root: Path | None = None) -> list[Diagnosti
     """Rules that need only this document (and its parsed model)."""
     manifest = d.manifest
     if isinstance(manifest, Account):
-        return list(_account(d, secret_root))
+        return list(capped(_account(d, secret_root)))
     if isinstance(manifest, Flow):
-        out = list(_trigger_local(d, manifest))
-        out.extend(_graph(d, manifest))
-        out.extend(_templates(d, manifest))
-        out.extend(_http(d, manifest))
-        out.extend(_limits(d, manifest, send_channel=None))
-        return out
+        return list(capped(_flow_local(d, manifest)))
     return []
+
+
+def _flow_local(d: Document, flow: Flow) -> Iterator[Diagnostic]:
+    yield from _trigger_local(d, flow)
+    yield from _graph(d, flow)
+    yield from _templates(d, flow)
+    yield from _http(d, flow)
+    yield from _limits(d, flow, send_channel=None)
 
 
 def facts_of(d: Document) -> Facts:
@@ -130,7 +133,10 @@ def _flow_test(f: Facts, flows: dict[str, Facts], exists: _Names) -> Iterator[Di
 
 def _did_you_mean(word: str, names: Iterable[str], what: str = "names") -> str:
     names = sorted(names)
-    close = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
+    candidates = names
+    if len(candidates) > 200:  # difflib is slow over thousands; a close name shares the start and length
+        candidates = [n for n in names if n[:1] == word[:1] and abs(len(n) - len(word)) <= 2][:200]
+    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
     if close:
         return f"did you mean `{close[0]}`?"
     shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
@@ -255,15 +261,19 @@ def _graph(d: Document, flow: Flow) -> Iterator[Diagnostic]:
             yield d.diagnostic("CF106", f"condition `{nid}` has no `default`: when no branch matches the conversation has nowhere to go",
                                (*NODES, nid), want="key", hint="add `default: <node>`")
     graph = edges(flow)
-    if len(starts) == 1:
+    broken = any(t not in nodes for node in nodes.values() for _, t in node.targets())
+    # With a broken target, nodes past it look unreachable; the CF103 is the one to fix first.
+    if len(starts) == 1 and not broken:
         seen = reachable(graph, starts[0])
         for nid in nodes:
             if nid not in seen:
                 yield d.diagnostic("CF104", f"node `{nid}` cannot be reached from `{starts[0]}`", (*NODES, nid), want="key",
                                    hint="point a `next` at it, or remove it")
     yield from _spinning_loops(d, flow, graph)
+    component = _components(graph)
     for nid, node in nodes.items():
-        if isinstance(node, Goto) and node.target in nodes and nid not in reachable(graph, node.target):
+        # the goto -> target edge exists, so target leads back to the goto iff both share a component
+        if isinstance(node, Goto) and node.target in nodes and component[nid] != component[node.target]:
             yield d.diagnostic("CF107", f"goto `{nid}` jumps to `{node.target}`, which never leads back to it",
                                (*NODES, nid, "target"), hint="a goto repeats earlier steps; point it at an earlier node")
 
@@ -288,7 +298,7 @@ def _spinning_loops(d: Document, flow: Flow, graph: dict[str, list[str]]) -> Ite
         else:
             free[nid] = targets
     order = {nid: i for i, nid in enumerate(nodes)}
-    for component in _cycles(free):
+    for component in _loops(free):
         first = min(component, key=order.__getitem__)
         loop = " -> ".join(_cycle_through(first, component, free))
         yield d.diagnostic("CF105", f"{loop} is a loop with no waiting node: it would spin",
@@ -313,13 +323,13 @@ def _cycle_through(first: str, component: set[str], graph: dict[str, list[str]])
     return sorted(component)
 
 
-def _cycles(graph: dict[str, list[str]]) -> list[set[str]]:
-    """Strongly connected components that hold a cycle (Tarjan, iterative)."""
+def _components(graph: dict[str, list[str]]) -> dict[str, int]:
+    """node -> the number of its strongly connected component (Tarjan, iterative)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     on_stack: set[str] = set()
     stack: list[str] = []
-    found: list[set[str]] = []
+    component: dict[str, int] = {}
     counter = 0
     for root in graph:
         if root in index:
@@ -350,16 +360,21 @@ def _cycles(graph: dict[str, list[str]]) -> list[set[str]]:
                 parent = work[-1][0]
                 low[parent] = min(low[parent], low[node])
             if low[node] == index[node]:
-                component = set()
                 while True:
                     member = stack.pop()
                     on_stack.discard(member)
-                    component.add(member)
+                    component[member] = index[node]
                     if member == node:
                         break
-                if len(component) > 1 or node in graph[node]:
-                    found.append(component)
-    return found
+    return component
+
+
+def _loops(graph: dict[str, list[str]]) -> list[set[str]]:
+    """The strongly connected components that hold a cycle."""
+    members: dict[int, set[str]] = defaultdict(set)
+    for node, number in _components(graph).items():
+        members[number].add(node)
+    return [m for m in members.values() if len(m) > 1 or any(n in graph[n] for n in m)]
 
 
 def _templates(d: Document, flow: Flow) -> Iterator[Diagnostic]:
@@ -376,35 +391,39 @@ def _templates(d: Document, flow: Flow) -> Iterator[Diagnostic]:
                 reads[nid].append((field, name))
     if not reads:
         return
-    assigned = _assigned_before(flow)
+    wanted = {name for items in reads.values() for _, name in items}
+    assigned = _assigned_before(flow, wanted)
     for nid, items in reads.items():
         for field, name in items:
-            if name not in assigned.get(nid, set()):
+            if name not in assigned[nid]:
                 yield d.diagnostic("CF110", f"`{nid}.{_field(field)}` reads `vars.{name}`, which no earlier step sets",
                                    (*NODES, nid, *field),
                                    hint=f"declare it under `spec.variables` with a default, or set it before `{nid}`")
 
 
-def _assigned_before(flow: Flow) -> dict[str, set[str]]:
-    """For each node, the variables that some path from start may have set on arrival."""
+def _assigned_before(flow: Flow, wanted: set[str]) -> dict[str, frozenset[str]]:
+    """For each node, which of the `wanted` variables some path from start may have set on arrival.
+
+    A forward data-flow over the graph with a work list; sets only grow, so it ends.
+    """
     nodes = flow.spec.nodes
-    declared = set(flow.spec.variables)
-    preds: dict[str, list[str]] = defaultdict(list)
-    for nid, targets in edges(flow).items():
-        for t in targets:
-            preds[t].append(nid)
-    result: dict[str, set[str]] = {nid: set(declared) for nid in nodes}
-    changed = True
-    while changed:
-        changed = False
-        for nid in nodes:
-            incoming = set(declared)
-            for p in preds[nid]:
-                incoming |= result[p] | set(nodes[p].assigns())
-            if incoming != result[nid]:
-                result[nid] = incoming
-                changed = True
-    return result
+    declared = frozenset(flow.spec.variables) & wanted
+    graph = edges(flow)
+    sets = {nid: frozenset(node.assigns()) & wanted for nid, node in nodes.items()}
+    arriving: dict[str, frozenset[str]] = {nid: declared for nid in nodes}
+    work = list(nodes)
+    queued = set(work)
+    while work:
+        nid = work.pop()
+        queued.discard(nid)
+        leaving = arriving[nid] | sets[nid]
+        for nxt in graph[nid]:
+            if not leaving <= arriving[nxt]:
+                arriving[nxt] = arriving[nxt] | leaving
+                if nxt not in queued:
+                    queued.add(nxt)
+                    work.append(nxt)
+    return arriving
 
 
 def _references(f: Facts, exists: _Names) -> Iterator[Diagnostic]:

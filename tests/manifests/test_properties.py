@@ -14,11 +14,13 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
+from ruamel.yaml.constructor import SafeConstructor
+from ruamel.yaml.resolver import VersionedResolver
 
 from controller.manifests.catalog import Catalog, from_load
 from controller.manifests.components import COMPONENTS
 from controller.manifests.diagnostics import CODES
-from controller.manifests.loader import LoadResult, load_bytes
+from controller.manifests.loader import LoadResult, construct_all, load_bytes
 from controller.manifests.models import KINDS
 
 from ..conftest import EXAMPLES
@@ -77,7 +79,9 @@ def _check(catalog: Catalog, texts: dict[str, str | bytes]) -> None:
         assert d.severity is CODES[d.code].severity
         assert d.message
         text = texts[d.path]
-        lines = (text.count(b"\n") if isinstance(text, bytes) else text.count("\n")) + 1
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        lines = len(text.splitlines()) + 1  # YAML also breaks lines at \r, NEL, LS and PS
         assert 1 <= d.line <= lines + 1, d
         assert d.column >= 1, d
 
@@ -170,3 +174,31 @@ def test_mutated_examples_give_only_diagnostics(data, in_text):
     files: dict[str, str | bytes] = {ACCOUNTS: EXAMPLE_TEXT[ACCOUNTS]}  # what the flows refer to
     files[chosen] = text
     _validate(files)
+
+
+class _StockResolver(VersionedResolver):
+    processing_version = (1, 2)  # YAML 1.2, as chatflow reads it; otherwise ruamel's own resolver
+
+
+RUAMEL = YAML(typ="safe", pure=False)  # ruamel's constructor and resolver, dates kept as text
+RUAMEL.Constructor = type("_Constructor", (SafeConstructor,), {})
+RUAMEL.Constructor.add_constructor("tag:yaml.org,2002:timestamp", SafeConstructor.construct_yaml_str)
+RUAMEL.Resolver = _StockResolver
+
+
+def _outcome(fn, text: str) -> tuple[str, Any]:
+    try:
+        return "data", fn(text)
+    except Exception as exc:  # noqa: BLE001  (comparing which inputs fail, not how)
+        return "error", type(exc).__name__
+
+
+@RUNS
+@given(st.one_of(st.lists(values, min_size=1, max_size=3).map(_yaml), yaml_text,
+                 st.lists(st.sampled_from([*TOKENS, "a: 1\n", "- x\n", "<<: *a\n", "b: &a {c: 1}\n", "1: 2\n", "~: 3\n"]), max_size=30).map("".join)))
+def test_the_quick_constructor_gives_exactly_what_ruamel_gives(text):
+    ours, theirs = _outcome(construct_all, text), _outcome(lambda t: list(RUAMEL.load_all(t)), text)
+    if theirs[0] == "data" and ours[0] == "data":
+        assert repr(ours[1]) == repr(theirs[1])  # repr: same keys, types, order, and nan equals nan
+    else:
+        assert ours[0] == theirs[0]

@@ -84,6 +84,12 @@ def test_an_unreachable_node_is_a_warning_that_keeps_the_flow_valid():
     assert "f" in catalog.flows and catalog.invalid == {}
 
 
+def test_unreachable_nodes_are_not_reported_while_a_target_is_broken():
+    # `hello -> dne` cuts `done` off; only the broken target is reported until it is fixed
+    catalog = load(flow(HELLO.replace("next: done", "next: dne")))
+    assert codes(catalog) == ["CF103"]
+
+
 def test_nodes_reached_only_through_a_timeout_or_on_invalid_are_reachable():
     catalog = load(flow("""
         start: {type: start, next: ask}
@@ -513,3 +519,12 @@ def test_errors_mark_only_their_own_manifest_invalid():
     catalog = load(flow(HELLO, name="good"), flow(HELLO.replace("next: done", "next: gone"), name="bad"))
     assert list(catalog.flows) == ["good"]
     assert list(catalog.invalid) == [("Flow", "bad")]
+
+
+def test_a_badly_broken_manifest_reports_its_first_101_problems_and_says_so():
+    broken_targets = "\n".join(f"n{i}: {{type: message, text: hi, next: gone{i}}}" for i in range(150))
+    unknown_fields = "\n".join(f"n{i}: {{type: end, extra{i}: 1}}" for i in range(150))
+    for nodes in (broken_targets, unknown_fields):
+        catalog = load(flow("start: {type: start, next: n0}\ndone: {type: end}\n" + nodes))
+        assert len(catalog.diagnostics) == 101
+        assert sum("only the first 101 problems of this manifest are shown" in d.message for d in catalog.diagnostics) == 1
