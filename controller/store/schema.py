@@ -116,6 +116,102 @@ MIGRATIONS: tuple[Migration, ...] = (
         "parse cache keyed by git blob id",
         ("CREATE TABLE parse_cache (blob_id TEXT PRIMARY KEY, payload BLOB NOT NULL) WITHOUT ROWID",),
     ),
+    Migration(
+        4,
+        "runtime: sessions, dedupe records, timers, outbox, execution events",
+        (
+            # One live session per conversation (the partial unique index); ended ones stay
+            # until pruned. `version` makes every write a compare-and-set.
+            """CREATE TABLE sessions (
+                id TEXT PRIMARY KEY,
+                channel TEXT NOT NULL,
+                account TEXT NOT NULL,
+                address TEXT NOT NULL,
+                flow TEXT NOT NULL,
+                revision TEXT NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('active', 'waiting', 'handed_over', 'ended', 'expired')),
+                live INTEGER NOT NULL CHECK (live IN (0, 1)),
+                data TEXT NOT NULL,
+                started_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                deadline_at TEXT,
+                out_id TEXT,
+                version INTEGER NOT NULL
+            )""",
+            "CREATE UNIQUE INDEX sessions_live ON sessions (channel, account, address) WHERE live = 1",
+            "CREATE INDEX sessions_flow ON sessions (flow, updated_at)",
+            "CREATE INDEX sessions_updated ON sessions (updated_at)",
+            """CREATE TABLE dedupe (
+                scope TEXT NOT NULL,
+                key TEXT NOT NULL,
+                at TEXT NOT NULL,
+                result TEXT,
+                PRIMARY KEY (scope, key)
+            ) WITHOUT ROWID""",
+            "CREATE INDEX dedupe_at ON dedupe (at)",
+            # A session's one deadline; written with the session, so it can never disagree.
+            """CREATE TABLE timers (
+                session_id TEXT PRIMARY KEY,
+                channel TEXT NOT NULL,
+                account TEXT NOT NULL,
+                address TEXT NOT NULL,
+                due_at TEXT NOT NULL,
+                kind TEXT NOT NULL
+            ) WITHOUT ROWID""",
+            "CREATE INDEX timers_due ON timers (due_at)",
+            # Ids only grow while unsent rows exist, so id order is queue order per conversation.
+            """CREATE TABLE outbox (
+                id INTEGER PRIMARY KEY,
+                conversation TEXT NOT NULL,
+                channel TEXT NOT NULL,
+                account TEXT NOT NULL,
+                recipient TEXT NOT NULL,
+                message TEXT NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('pending', 'sending', 'sent', 'delivered', 'read', 'failed')),
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at TEXT NOT NULL,
+                channel_message_id TEXT,
+                error_code TEXT,
+                error_title TEXT,
+                repeats INTEGER NOT NULL DEFAULT 0,
+                session_id TEXT,
+                flow TEXT,
+                revision TEXT,
+                node TEXT,
+                logging INTEGER NOT NULL CHECK (logging IN (0, 1)),
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX outbox_unsent ON outbox (conversation, id) WHERE status IN ('pending', 'sending')",
+            "CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE status = 'pending'",
+            "CREATE INDEX outbox_channel_id ON outbox (channel, channel_message_id) WHERE channel_message_id IS NOT NULL",
+            "CREATE INDEX outbox_session ON outbox (session_id, id)",
+            "CREATE INDEX outbox_finished ON outbox (updated_at) WHERE status NOT IN ('pending', 'sending')",
+            # A status that arrives before the send that it is about has been recorded.
+            """CREATE TABLE early_statuses (
+                channel TEXT NOT NULL,
+                message_id TEXT NOT NULL,
+                status TEXT NOT NULL,
+                error_code TEXT,
+                error_title TEXT,
+                at TEXT NOT NULL,
+                PRIMARY KEY (channel, message_id, status)
+            ) WITHOUT ROWID""",
+            """CREATE TABLE events (
+                seq INTEGER PRIMARY KEY,
+                session_id TEXT NOT NULL,
+                flow TEXT NOT NULL,
+                revision TEXT NOT NULL,
+                node TEXT,
+                type TEXT NOT NULL,
+                time TEXT NOT NULL,
+                fields TEXT NOT NULL
+            )""",
+            "CREATE INDEX events_session ON events (session_id, seq)",
+            "CREATE INDEX events_flow ON events (flow, seq)",
+            "CREATE INDEX events_time ON events (time)",
+        ),
+    ),
 )
 
 VERSION = MIGRATIONS[-1].version
