@@ -1,4 +1,4 @@
-"""The composition root of `chatflow serve`: source, store, reconciler, loop, watcher, HTTP."""
+"""The composition root of `chatflow serve`: source, store, reconciler, loop, watcher, runtime, HTTP."""
 
 from __future__ import annotations
 
@@ -12,15 +12,25 @@ from typing import AsyncIterator
 import structlog
 import uvicorn
 
+from controller.engine.http import HttpClient
+from controller.engine.llm import LlmClient
+from controller.engine.services import Services
 from controller.reconcile.loop import ReconcileLoop
 from controller.reconcile.readiness import secret_readiness
 from controller.reconcile.reconciler import Outcome, Reconciler
 from controller.source import watch
 from controller.source.git import GitSource
 from controller.source.remote import RemoteSource, is_url, redact_url
+from controller.runtime.dispatcher import DispatchConfig, Dispatcher
+from controller.runtime.host import Runtime
+from controller.runtime.live import LiveFlows
+from controller.runtime.retention import Pruner, RetentionPolicy
+from controller.runtime.scheduler import Scheduler
 from controller.store.sqlite import SQLiteStore
 
 from .app import Context, Settings, build_app
+from .runtime_api import RuntimeApi
+from .webhooks import Webhooks
 
 log = structlog.get_logger("chatflow.serve")
 
@@ -70,7 +80,24 @@ class Service:
         self.loop = ReconcileLoop(self._run_once, config.poll_interval)
         self._first = True
         self.ctx = Context(self.store, self.loop, self.reconciler, Settings.from_env(config.host, label, self.branch))
+        self._wire_runtime()
         self.app = build_app(self.ctx, lifespan=self._lifespan)
+
+    def _wire_runtime(self) -> None:
+        """The runtime serves the live set from the store at once (after a restart, before the
+        first reconcile) and swaps in each reconcile's result; secrets are resolved at use."""
+        self.retention = RetentionPolicy.from_env()
+        self.flows = LiveFlows(self.store)
+        self.reconciler.on_live_change(lambda outcome: self.flows.refresh())
+        self.http = HttpClient()
+        self.runtime = Runtime(self.store, self.flows, Services(http=self.http, llm=LlmClient(http=self.http)))
+        self.dispatcher = Dispatcher(self.store, lambda name: self.flows.current.accounts.get(name),
+                                     DispatchConfig.from_env())
+        self.scheduler = Scheduler(self.store, self.runtime)
+        self.pruner = Pruner(self.store, self.retention)
+        self.runtime.on_messages = self.dispatcher.wake
+        self.runtime.on_deadline = self.scheduler.wake
+        self.ctx.extra_routes += [*Webhooks(self.runtime).routes(), *RuntimeApi(self.ctx, self.runtime).routes()]
 
     def _run_once(self) -> Outcome:
         force, self._first = self._first, False  # refresh status (e.g. secrets) once at start
@@ -84,7 +111,10 @@ class Service:
     @contextlib.asynccontextmanager
     async def _lifespan(self, app) -> AsyncIterator[None]:
         stop = asyncio.Event()
+        self.dispatcher.start()
         tasks = [asyncio.create_task(self.loop.run(stop), name="reconcile-loop")]
+        runtime_tasks = [asyncio.create_task(self.scheduler.run(stop), name="timers"),
+                         asyncio.create_task(self.pruner.run(stop), name="retention")]
         if not isinstance(self.source, RemoteSource):
             tasks.append(asyncio.create_task(self._watch(stop), name="watch"))
         log.info("serving", source=self.ctx.settings.source_label, branch=self.branch, root=self.config.root,
@@ -95,7 +125,11 @@ class Service:
             stop.set()
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            # timers being fired finish their transaction; then the sends in flight are recorded
+            await asyncio.gather(*tasks, *runtime_tasks, return_exceptions=True)
+            await asyncio.to_thread(self.dispatcher.stop)
+            self.runtime.close()
+            self.http.close()
             self.store.close()
             self.source.close()
             log.info("stopped")
@@ -110,6 +144,9 @@ class Service:
 
 
 def run(config: ServeConfig) -> None:
-    service = Service(config)
+    try:
+        service = Service(config)
+    except ValueError as exc:  # a setting in the environment that does not parse
+        raise SystemExit(f"error: {exc}") from None
     uvicorn.run(service.app, host=config.host, port=config.port, log_level="warning", lifespan="on",
                 timeout_graceful_shutdown=10)

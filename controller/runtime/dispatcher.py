@@ -1,0 +1,217 @@
+"""The outbox dispatcher: sends committed messages through the channel adapters, on its own thread
+and event loop so that sending never starves receiving.
+
+At least once: a message is marked `sending` before the request and settled after it; one left
+`sending` by a crash goes out again, counted as a possible repeat. Sends of one conversation go
+out one at a time in order; different conversations in parallel, each account within its rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import os
+import random
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import httpx
+import structlog
+
+from controller.backoff import Backoff
+from controller.channels.base import SendResult as ChannelResult
+from controller.channels.registry import ADAPTERS
+from controller.crash import crash_point
+from controller.manifests.models import Account
+from controller.store.base import StateStore
+from controller.store.records import OutboxRow, SendResult
+
+from .outbound import message_from_json
+
+log = structlog.get_logger("chatflow.outbox")
+
+IDLE_POLL = 1.0  # seconds between looks at the outbox when nothing woke the dispatcher
+
+
+@dataclass(frozen=True)
+class DispatchConfig:
+    concurrency: int = 64  # sends in flight at once
+    rate: float = 80.0  # sends per second per account (WhatsApp's default per number)
+    max_attempts: int = 12  # then the message fails (about an hour with the default backoff)
+    backoff: Backoff = Backoff(base=1.0, cap=300.0)
+    send_timeout: float = 10.0
+
+    @classmethod
+    def from_env(cls) -> "DispatchConfig":
+        env = os.environ
+        return cls(
+            concurrency=int(env.get("CHATFLOW_SEND_CONCURRENCY", cls.concurrency)),
+            rate=float(env.get("CHATFLOW_SEND_RATE", cls.rate)),
+            max_attempts=int(env.get("CHATFLOW_SEND_ATTEMPTS", cls.max_attempts)),
+            backoff=Backoff(base=float(env.get("CHATFLOW_SEND_BACKOFF", 1.0)), cap=300.0),
+            send_timeout=float(env.get("CHATFLOW_SEND_TIMEOUT", cls.send_timeout)),
+        )
+
+
+class RateLimit:
+    """A token bucket per account: bursts up to one second's worth, then `rate` per second."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self._tokens: dict[str, float] = {}
+        self._stamp: dict[str, float] = {}
+
+    def wait(self, account: str) -> float:
+        """Take a token; the seconds to wait before using it."""
+        now = time.monotonic()
+        tokens = min(self.rate, self._tokens.get(account, self.rate) + (now - self._stamp.get(account, now)) * self.rate)
+        self._stamp[account] = now
+        tokens -= 1
+        self._tokens[account] = tokens
+        return 0.0 if tokens >= 0 else -tokens / self.rate
+
+
+class Dispatcher:
+    def __init__(self, store: StateStore, accounts: Callable[[str], Account | None],
+                 config: DispatchConfig = DispatchConfig(),
+                 clock: Callable[[], _dt.datetime] = lambda: _dt.datetime.now(_dt.timezone.utc),
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.store = store
+        self.accounts = accounts
+        self.config = config
+        self.clock = clock
+        self.transport = transport
+        self.rng = random.Random()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._started = threading.Event()
+        self.sent = 0  # counters for /metrics and benches
+        self.failed = 0
+        self.retried = 0
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._main, name="outbox", daemon=True)
+        self._thread.start()
+        self._started.wait(10)
+
+    def wake(self) -> None:
+        """Look at the outbox now; safe from any thread."""
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(wake.set)
+            except RuntimeError:  # closing
+                pass
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the sends in flight (up to `timeout`), record them, and stop."""
+        self._stopping = True
+        self.wake()
+        if self._thread is not None:
+            self._thread.join(timeout + 5)
+
+    def _main(self) -> None:
+        asyncio.run(self._run())
+
+    # -- the loop -----------------------------------------------------------------------------
+    async def _run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        limits = httpx.Limits(max_connections=self.config.concurrency, max_keepalive_connections=self.config.concurrency)
+        rate = RateLimit(self.config.rate)
+        in_flight: set[asyncio.Task[SendResult]] = set()
+        done: list[SendResult] = []
+        recovered = self.store.recover_messages(self.clock())
+        if recovered:
+            log.warning("messages were being sent when the process stopped; sending them again", count=recovered)
+        self._started.set()
+        async with httpx.AsyncClient(limits=limits, transport=self.transport) as client:
+            while True:
+                if done:
+                    self._settle(done)
+                    done = []
+                if self._stopping:
+                    await self._drain(in_flight)
+                    return
+                free = self.config.concurrency - len(in_flight)
+                rows = self.store.claim_messages(self.clock(), free) if free > 0 else []
+                for row in rows:
+                    in_flight.add(asyncio.create_task(self._send(client, rate, row)))
+                timeout = IDLE_POLL if in_flight or rows else self._idle_timeout()
+                waker = asyncio.ensure_future(self._wake.wait())
+                finished, _ = await asyncio.wait({*in_flight, waker}, timeout=timeout,
+                                                 return_when=asyncio.FIRST_COMPLETED)
+                waker.cancel()
+                self._wake.clear()
+                for task in finished:
+                    if task is not waker:
+                        in_flight.discard(task)  # type: ignore[arg-type]
+                        done.append(task.result())  # type: ignore[union-attr]
+
+    async def _drain(self, in_flight: set[asyncio.Task[SendResult]]) -> None:
+        """Stopping: let the sends in flight finish and record them; any that outlive the grace
+        period stay `sending` and go out again at the next start."""
+        if not in_flight:
+            return
+        finished, left = await asyncio.wait(in_flight, timeout=self.config.send_timeout + 1)
+        self._settle([t.result() for t in finished])
+        if left:
+            log.warning("stopped with sends in flight; they are sent again at the next start", count=len(left))
+
+    def _idle_timeout(self) -> float:
+        due = self.store.next_message_at()
+        if due is None:
+            return IDLE_POLL
+        return max(0.0, min(IDLE_POLL, (due - self.clock()).total_seconds()))
+
+    def _settle(self, results: list[SendResult]) -> None:
+        self.store.settle_messages(results, self.clock())
+
+    async def _send(self, client: httpx.AsyncClient, rate: RateLimit, row: OutboxRow) -> SendResult:
+        try:
+            return await self._attempt(client, rate, row)
+        except Exception as exc:  # a bug must not lose the message: retry it later
+            log.exception("send failed unexpectedly", outbox=row.id)
+            return self._retry(row, ChannelResult("retryable", code="internal", title=f"{type(exc).__name__}: {exc}"))
+
+    async def _attempt(self, client: httpx.AsyncClient, rate: RateLimit, row: OutboxRow) -> SendResult:
+        account = self.accounts(row.account)
+        if account is None or account.spec.channel != row.channel:
+            self.failed += 1
+            return SendResult(row.id, "failed", error_code="unknown_account",
+                              error_title=f"account `{row.account}` ({row.channel}) is not applied any more")
+        pause = rate.wait(row.account)
+        if pause > 0:
+            await asyncio.sleep(pause)
+        result = await ADAPTERS[row.channel].send(client, account, row.to, message_from_json(row.message),
+                                                  timeout=self.config.send_timeout)
+        if result.ok:
+            crash_point("outbox.after-send")
+            self.sent += 1
+            return SendResult(row.id, "sent", message_id=result.message_id)
+        if result.retryable and row.attempts < self.config.max_attempts:
+            return self._retry(row, result)
+        self.failed += 1
+        title = result.title or ""
+        if result.hint:
+            title = f"{title} (hint: {result.hint})" if title else result.hint
+        if result.retryable:
+            title = f"gave up after {row.attempts} attempts: {title}"
+        log.warning("message failed", outbox=row.id, channel=row.channel, account=row.account, code=result.code,
+                    title=title)
+        return SendResult(row.id, "failed", error_code=result.code, error_title=title,
+                          maybe_delivered=result.maybe_delivered)
+
+    def _retry(self, row: OutboxRow, result: ChannelResult) -> SendResult:
+        self.retried += 1
+        delay = max(self.config.backoff.delay(row.attempts, self.rng), result.retry_after or 0.0)
+        log.info("send will be retried", outbox=row.id, channel=row.channel, code=result.code, attempt=row.attempts,
+                 delay_s=round(delay, 2))
+        return SendResult(row.id, "retry", error_code=result.code, error_title=result.title,
+                          maybe_delivered=result.maybe_delivered,
+                          next_attempt_at=self.clock() + _dt.timedelta(seconds=delay))
