@@ -135,4 +135,4 @@ def _record(account: Account, event: InboundEvent) -> None:
     never answered (an answer to an echo would make the bot talk to itself)."""
     detail = event.detail or {}
     log.info("recorded, not answered", channel=event.channel, account=account.name, kind=event.kind,
-             event=detail.get("event") or detail.get("field"), message_id=event.message_id)
+             what=detail.get("event") or detail.get("field"), message_id=event.message_id)

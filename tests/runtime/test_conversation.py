@@ -3,7 +3,7 @@ fake Graph API on 127.0.0.1."""
 
 from __future__ import annotations
 
-from .conftest import Chat
+from .harness import Chat
 from .payloads import wa_button, wa_text
 
 
