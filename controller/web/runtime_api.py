@@ -80,8 +80,8 @@ class TestIn(_Body):
     contact: dict[Literal["name", "phone"], Annotated[str, StringConstraints(max_length=256)]] = {}
 
 
-def _error(status: int, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": message, **extra}, status_code=status)
+def _error(http_status: int, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=http_status)
 
 
 async def _json_body(request: Request, model: type[_Body]) -> _Body | JSONResponse:
