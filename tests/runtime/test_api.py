@@ -194,11 +194,12 @@ def test_the_test_api_runs_a_stateless_transcript(chat, fake):
 
 
 def test_the_test_api_starts_a_manual_flow_with_its_variables_and_names_revisions(chat):
-    answer = chat.client.post("/api/v1/flows/reminder/test", json={"variables": {"first_name": "Al"}, "revision": "1",
+    answer = chat.client.post("/api/v1/flows/reminder/test", json={"variables": {"first_name": "Al", "phone": "1555"}, "revision": "1",
                                                                     "say": [{"timeout": True}]})
     assert answer.status_code == 200
     steps = answer.json()["steps"]
-    assert steps[0]["replies"][0]["text"] == "Hi Al, your cart holds 0."
+    assert [r["text"] for r in steps[0]["replies"]] == ["Hi Al, your cart holds 0.", "Reminder sent to ", "Want it delivered?"]
+    assert steps[0]["replies"][1]["to"] == "1555" and steps[0]["node"] == "ask"
     assert (steps[1]["ended"], steps[1]["outcome"]) == (True, "expired")  # its only deadline: expireAfter
     assert chat.client.post("/api/v1/flows/reminder/test", json={"revision": "9"}).status_code == 404
     assert chat.client.post("/api/v1/flows/ghost/test", json={}).status_code == 404
