@@ -1,5 +1,6 @@
-"""The outbox dispatcher: sends committed messages through the channel adapters, on its own thread
-and event loop so that sending never starves receiving.
+"""The outbox dispatcher: sends committed messages through the channel adapters.
+
+It runs in its own process (worker.py), so sending never takes CPU time from receiving.
 
 At least once: a message is marked `sending` before the request and settled after it; one left
 `sending` by a crash goes out again, counted as a possible repeat. Sends of one conversation go
@@ -10,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
+import importlib.util
 import os
 import random
-import threading
+import sys
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -32,12 +34,18 @@ from .outbound import message_from_json
 
 log = structlog.get_logger("chatflow.outbox")
 
+# httpcore 1.0 tries `import sniffio` on every request; when sniffio is not installed each try
+# searches sys.path again (~0.1 ms, several per send). A None entry makes that import fail at
+# once, and httpcore then assumes asyncio, which is what runs here.
+if importlib.util.find_spec("sniffio") is None:
+    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
+
 IDLE_POLL = 1.0  # seconds between looks at the outbox when nothing woke the dispatcher
 
 
 @dataclass(frozen=True)
 class DispatchConfig:
-    concurrency: int = 64  # sends in flight at once
+    concurrency: int = 16  # sends in flight at once (httpcore's pool slows down past a few dozen)
     rate: float = 80.0  # sends per second per account (WhatsApp's default per number)
     max_attempts: int = 12  # then the message fails (about an hour with the default backoff)
     backoff: Backoff = Backoff(base=1.0, cap=300.0)
@@ -74,6 +82,8 @@ class RateLimit:
 
 
 class Dispatcher:
+    """Runs in the outbox worker's event loop (controller/runtime/worker.py)."""
+
     def __init__(self, store: StateStore, accounts: Callable[[str], Account | None],
                  config: DispatchConfig = DispatchConfig(),
                  clock: Callable[[], _dt.datetime] = lambda: _dt.datetime.now(_dt.timezone.utc),
@@ -84,44 +94,22 @@ class Dispatcher:
         self.clock = clock
         self.transport = transport
         self.rng = random.Random()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake: asyncio.Event | None = None
+        self._wake = asyncio.Event()
         self._stopping = False
-        self._thread: threading.Thread | None = None
-        self._started = threading.Event()
-        self.sent = 0  # counters for /metrics and benches
+        self.sent = 0  # counters for logs and benches
         self.failed = 0
         self.retried = 0
 
-    # -- lifecycle ----------------------------------------------------------------------------
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._main, name="outbox", daemon=True)
-        self._thread.start()
-        self._started.wait(10)
-
     def wake(self) -> None:
-        """Look at the outbox now; safe from any thread."""
-        loop, wake = self._loop, self._wake
-        if loop is not None and wake is not None and not loop.is_closed():
-            try:
-                loop.call_soon_threadsafe(wake.set)
-            except RuntimeError:  # closing
-                pass
+        """Look at the outbox now (call on the dispatcher's event loop)."""
+        self._wake.set()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Finish the sends in flight (up to `timeout`), record them, and stop."""
+    def stop(self) -> None:
+        """Finish the sends in flight (up to the send timeout), record them, and return from run()."""
         self._stopping = True
-        self.wake()
-        if self._thread is not None:
-            self._thread.join(timeout + 5)
+        self._wake.set()
 
-    def _main(self) -> None:
-        asyncio.run(self._run())
-
-    # -- the loop -----------------------------------------------------------------------------
-    async def _run(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
+    async def run(self) -> None:
         limits = httpx.Limits(max_connections=self.config.concurrency, max_keepalive_connections=self.config.concurrency)
         rate = RateLimit(self.config.rate)
         in_flight: set[asyncio.Task[SendResult]] = set()
@@ -129,7 +117,6 @@ class Dispatcher:
         recovered = self.store.recover_messages(self.clock())
         if recovered:
             log.warning("messages were being sent when the process stopped; sending them again", count=recovered)
-        self._started.set()
         async with httpx.AsyncClient(limits=limits, transport=self.transport) as client:
             while True:
                 if done:

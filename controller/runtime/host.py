@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as _dt
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable, Mapping
 
 import structlog
 
-from controller.crash import crash_point
 from controller.engine.inputs import Release, Start, Stop, TimerFired
 from controller.engine.messages import Contact, InboundEvent
 from controller.engine.services import OFFLINE, Services
@@ -22,6 +22,7 @@ from controller.store.base import StateStore
 from controller.store.records import Committed, Dedupe, SessionRow, TimerRow, Work
 
 from . import inbound
+from .committer import Committer
 from .driver import Driver
 from .live import LiveFlows
 from .transaction import Transaction
@@ -34,6 +35,11 @@ WORKERS = 16  # threads that build units of work; an http or llm node blocks one
 
 def utc_now() -> _dt.datetime:
     return _dt.datetime.now(_dt.timezone.utc)
+
+
+class OffLoop(Exception):
+    """A blocking service (HTTP, LLM) was called while building on the event loop: build again
+    in a worker thread. The engine is pure, so nothing happened that a second build repeats."""
 
 
 class Refused(Exception):
@@ -93,19 +99,32 @@ class Runtime:
     messages (the dispatcher's wake); `on_deadline` with the earliest deadline a commit set."""
 
     def __init__(self, store: StateStore, flows: LiveFlows, services: Services = OFFLINE,
-                 clock: Callable[[], _dt.datetime] = utc_now, workers: int = WORKERS) -> None:
+                 clock: Callable[[], _dt.datetime] = utc_now, workers: int = WORKERS,
+                 reads: StateStore | None = None) -> None:
         self.store = store
+        self.reads = reads or store  # a second connection: builds never wait for a commit
         self.flows = flows
-        self.services = services
         self.clock = clock
-        self.driver = Driver(flows, services)
+        self.services = Services(http=self._blocking(services.http), llm=self._blocking(services.llm),
+                                 new_id=services.new_id)
+        self.driver = Driver(flows, self.services)
+        self.committer = Committer(store)
         self.on_messages: Callable[[], None] = lambda: None
         self.on_deadline: Callable[[_dt.datetime], None] = lambda at: None
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="runtime")
+        self._loop_thread: int | None = None
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=False)
+
+    def _blocking(self, call: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        def guarded(request: Any) -> Any:
+            if threading.get_ident() == self._loop_thread:
+                raise OffLoop()
+            return call(request)
+
+        return guarded
 
     # -- the one path every input takes -------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -129,12 +148,18 @@ class Runtime:
                 self._locks[key] = (lock, users - 1)
 
     async def apply(self, key: str | None, build: Callable[[], Unit]) -> Done:
-        """Build (store reads + engine, in a worker thread) and commit, under the conversation's
-        lock; a conflict with a concurrent writer rebuilds from what is stored now."""
+        """Build (store reads + engine) and commit, under the conversation's lock; a conflict with
+        a concurrent writer rebuilds from what is stored now. Builds run on the event loop unless
+        they call a blocking service: those run again in a worker thread."""
         loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         async with self._conversation(key):
             for _ in range(CONFLICT_RETRIES):
-                unit, committed = await loop.run_in_executor(self._pool, self._build_and_commit, build)
+                try:
+                    unit = build()
+                except OffLoop:
+                    unit = await loop.run_in_executor(self._pool, build)
+                committed = await self.committer.submit(unit.work) if unit.work is not None else None
                 if committed is None or committed.outcome != "conflict":
                     break
                 log.info("session changed meanwhile; building again", conversation=key, detail=committed.detail)
@@ -147,15 +172,6 @@ class Runtime:
                 self.on_deadline(unit.deadline)
         return Done(committed, unit.reply if committed is None or committed.applied else
                     (committed.result if committed.outcome == "duplicate" else unit.reply))
-
-    def _build_and_commit(self, build: Callable[[], Unit]) -> tuple[Unit, Committed | None]:
-        unit = build()
-        if unit.work is None:
-            return unit, None
-        committed = self.store.commit(unit.work, before_commit=lambda: crash_point("inbound.before-commit"))
-        if committed.applied:
-            crash_point("inbound.after-commit")
-        return unit, committed
 
     def unit(self, tx: Transaction, dedupe: Dedupe | None = None, reply: Any = None) -> Unit:
         deadlines = [s.deadline.at for s in tx.sessions if s.deadline is not None]
@@ -177,7 +193,7 @@ class Runtime:
     async def fire(self, timer: TimerRow) -> Done:
         """A due timer: TimerFired with the deadline it was set for (a stale one does nothing)."""
         def build() -> Unit:
-            row = self.store.session(timer.session_id)
+            row = self.reads.session(timer.session_id)
             if row is None or row.session.deadline is None or row.session.deadline.at != timer.token:
                 return Unit(None, "stale")
             now = max(self.clock(), timer.token)
@@ -199,7 +215,7 @@ class Runtime:
             raise Refused("NotFound", f"no conversation `{session_id}`")
 
         def build() -> Unit:
-            row = self.store.session(session_id)
+            row = self.reads.session(session_id)
             assert row is not None
             if row.session.is_final or (isinstance(input, Release) and row.session.status != "handed_over"):
                 raise Refused(reason, f"conversation `{session_id}` is {row.session.status.replace('_', ' ')}, not {wanted}",
@@ -241,7 +257,7 @@ class Runtime:
         key = ConversationKey(request.channel, request.account, request.address)
 
         def build() -> Unit:
-            previous = self.store.live_session(key)
+            previous = self.reads.live_session(key)
             if previous is not None and not request.restart:
                 raise Refused("Conflict", f"contact {request.address} already has a live conversation "
                                           f"`{previous.id}` (flow `{previous.session.flow}`); pass restart: true "

@@ -69,6 +69,31 @@ def account_model(name: str, spec_json: str) -> Account:
                                    "spec": _secret_refs(json.loads(spec_json))})
 
 
+class LiveAccounts:
+    """The applied accounts, as models; rebuilt only for an account whose spec changed."""
+
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+        self._models: dict[tuple[str, str], Account] = {}
+        self.current: Mapping[str, Account] = {}
+        self.refresh()
+
+    def refresh(self) -> Mapping[str, Account]:
+        accounts: dict[str, Account] = {}
+        for name, spec_json in self.store.account_specs().items():
+            account = self._models.get((name, spec_json))
+            if account is None:
+                try:
+                    account = account_model(name, spec_json)
+                except ValueError as exc:
+                    log.error("stored account does not load", account=name, error=str(exc)[:500])
+                    continue
+                self._models[(name, spec_json)] = account
+            accounts[name] = account
+        self.current = accounts
+        return accounts
+
+
 class LiveFlows:
     """Holds the current Live and the flows of any revision (a session finishes on the revision
     it started on, also after an unpublish). Models are built once per (name, revision)."""
@@ -76,7 +101,7 @@ class LiveFlows:
     def __init__(self, store: StateStore) -> None:
         self.store = store
         self._flows: dict[tuple[str, str], Flow] = {}
-        self._accounts: dict[tuple[str, str], Account] = {}
+        self._accounts = LiveAccounts(store)
         self._lock = threading.Lock()
         self.current = Live()
         self.refresh()
@@ -85,12 +110,7 @@ class LiveFlows:
         """Read the live set from the store and swap it in; safe from any thread."""
         with self._lock:
             actual = self.store.actual()
-            specs = self.store.account_specs()
-            accounts: dict[str, Account] = {}
-            for name, spec_json in specs.items():
-                account = self._account(name, spec_json)
-                if account is not None:
-                    accounts[name] = account
+            accounts = self._accounts.refresh()
             flows: dict[str, LiveFlow] = {}
             by_account: dict[str, list[Flow]] = {}
             for record in actual.flows.values():
@@ -137,15 +157,3 @@ class LiveFlows:
             return None
         self._flows[(name, revision)] = flow
         return flow
-
-    def _account(self, name: str, spec_json: str) -> Account | None:
-        cached = self._accounts.get((name, spec_json))
-        if cached is not None:
-            return cached
-        try:
-            account = account_model(name, spec_json)
-        except ValueError as exc:
-            log.error("stored account does not load", account=name, error=str(exc)[:500])
-            return None
-        self._accounts[(name, spec_json)] = account
-        return account

@@ -25,16 +25,20 @@ QUIET = _dt.timedelta(seconds=60)  # a timer that fired and changed nothing is l
 class Scheduler:
     def __init__(self, store: StateStore, runtime: Runtime,
                  clock: Callable[[], _dt.datetime] = lambda: _dt.datetime.now(_dt.timezone.utc)) -> None:
-        self.store = store
+        self.store = store  # reads only: pass the runtime's read connection
         self.runtime = runtime
         self.clock = clock
         self._wake: asyncio.Event | None = None
+        self._next: _dt.datetime | None = None  # when the scheduler looks next
         self._quiet: dict[tuple[str, _dt.datetime], _dt.datetime] = {}
         self.fired = 0
 
     def wake(self, at: _dt.datetime | None = None) -> None:
-        """A commit set a deadline: look again (call on the scheduler's event loop)."""
-        if self._wake is not None:
+        """A commit set a deadline at `at`: look again if that is before the next look (call on
+        the scheduler's event loop). Most deadlines are far off and wake nothing."""
+        if self._wake is None:
+            return
+        if at is None or self._next is None or at < self._next:
             self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -47,6 +51,7 @@ class Scheduler:
             except Exception:  # the store is busy or broken: keep the scheduler alive
                 log.exception("firing timers failed; trying again")
                 timeout = POLL
+            self._next = self.clock() + _dt.timedelta(seconds=timeout)
             waiters = {asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())}
             await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             for w in waiters:

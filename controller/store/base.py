@@ -148,6 +148,20 @@ class StateStore(ABC):
         live one of the same conversation. `before_commit` runs when everything is written and
         the transaction is about to commit (crash tests)."""
 
+    def commit_many(self, works: Sequence[Work],
+                    before_commit: Callable[[], None] | None = None) -> list[Committed | Exception]:
+        """Group commit: `commit` for each unit, as ONE transaction where the implementation can
+        (each unit still all or nothing; one that is a duplicate, a conflict or fails with a
+        storage error does not keep the others from being applied: its error is in the list)."""
+        results: list[Committed | Exception] = []
+        for i, work in enumerate(works):
+            last = i == len(works) - 1
+            try:
+                results.append(self.commit(work, before_commit if last else None))
+            except Exception as exc:
+                results.append(exc)
+        return results
+
     @abstractmethod
     def seen(self, scope: str, key: str) -> Seen | None:
         """The dedupe record of an applied event, if any."""
@@ -162,7 +176,7 @@ class StateStore(ABC):
 
     @abstractmethod
     def sessions(self, flow: str | None = None, status: str | None = None, limit: int = 100) -> list[SessionRow]:
-        """Sessions, most recently updated first; `status` one of the engine's statuses, or
+        """Sessions, the most recently started first; `status` one of the engine's statuses, or
         `live` (not ended or expired)."""
 
     # -- runtime: timers ----------------------------------------------------------------------

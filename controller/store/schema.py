@@ -118,12 +118,15 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         4,
-        "runtime: sessions, dedupe records, timers, outbox, execution events",
+        "runtime: sessions (with their deadlines), dedupe records, outbox, execution events",
         (
-            # One live session per conversation (the partial unique index); ended ones stay
-            # until pruned. `version` makes every write a compare-and-set.
+            # Rows in insertion order (rowid) are conversations in start order. One live session
+            # per conversation (sessions_live); ended ones stay until pruned. `version` makes every
+            # write a compare-and-set. A session's deadline is its timer (sessions_due). Indexed
+            # columns never change while a session is live, so a step rewrites no index but the
+            # deadline's.
             """CREATE TABLE sessions (
-                id TEXT PRIMARY KEY,
+                id TEXT NOT NULL UNIQUE,
                 channel TEXT NOT NULL,
                 account TEXT NOT NULL,
                 address TEXT NOT NULL,
@@ -135,30 +138,24 @@ MIGRATIONS: tuple[Migration, ...] = (
                 started_at TEXT NOT NULL,
                 updated_at TEXT NOT NULL,
                 deadline_at TEXT,
+                deadline_kind TEXT,
                 out_id TEXT,
-                version INTEGER NOT NULL
+                version INTEGER NOT NULL,
+                CHECK ((deadline_at IS NULL) = (deadline_kind IS NULL))
             )""",
             "CREATE UNIQUE INDEX sessions_live ON sessions (channel, account, address) WHERE live = 1",
-            "CREATE INDEX sessions_flow ON sessions (flow, updated_at)",
-            "CREATE INDEX sessions_updated ON sessions (updated_at)",
+            "CREATE INDEX sessions_flow ON sessions (flow)",
+            "CREATE INDEX sessions_due ON sessions (deadline_at) WHERE deadline_at IS NOT NULL",
+            "CREATE INDEX sessions_ended ON sessions (updated_at) WHERE live = 0",
+            # seq follows time, so pruning deletes from the front without an index on `at`.
             """CREATE TABLE dedupe (
+                seq INTEGER PRIMARY KEY,
                 scope TEXT NOT NULL,
                 key TEXT NOT NULL,
                 at TEXT NOT NULL,
                 result TEXT,
-                PRIMARY KEY (scope, key)
-            ) WITHOUT ROWID""",
-            "CREATE INDEX dedupe_at ON dedupe (at)",
-            # A session's one deadline; written with the session, so it can never disagree.
-            """CREATE TABLE timers (
-                session_id TEXT PRIMARY KEY,
-                channel TEXT NOT NULL,
-                account TEXT NOT NULL,
-                address TEXT NOT NULL,
-                due_at TEXT NOT NULL,
-                kind TEXT NOT NULL
-            ) WITHOUT ROWID""",
-            "CREATE INDEX timers_due ON timers (due_at)",
+                UNIQUE (scope, key)
+            )""",
             # Ids only grow while unsent rows exist, so id order is queue order per conversation.
             """CREATE TABLE outbox (
                 id INTEGER PRIMARY KEY,
@@ -185,7 +182,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX outbox_unsent ON outbox (conversation, id) WHERE status IN ('pending', 'sending')",
             "CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE status = 'pending'",
             "CREATE INDEX outbox_channel_id ON outbox (channel, channel_message_id) WHERE channel_message_id IS NOT NULL",
-            "CREATE INDEX outbox_session ON outbox (session_id, id)",
+            "CREATE INDEX outbox_session ON outbox (session_id)",
             "CREATE INDEX outbox_finished ON outbox (updated_at) WHERE status NOT IN ('pending', 'sending')",
             # A status that arrives before the send that it is about has been recorded.
             """CREATE TABLE early_statuses (
@@ -207,9 +204,8 @@ MIGRATIONS: tuple[Migration, ...] = (
                 time TEXT NOT NULL,
                 fields TEXT NOT NULL
             )""",
-            "CREATE INDEX events_session ON events (session_id, seq)",
-            "CREATE INDEX events_flow ON events (flow, seq)",
-            "CREATE INDEX events_time ON events (time)",
+            "CREATE INDEX events_session ON events (session_id)",
+            "CREATE INDEX events_flow ON events (flow)",
         ),
     ),
 )

@@ -46,6 +46,10 @@ _OUTBOX_COLUMNS = (
 )
 
 
+class _Isolate(Exception):
+    """A unit of a batch conflicted or failed: run the batch again with a savepoint per unit."""
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
@@ -60,34 +64,61 @@ class RuntimeTables:
 
     # -- the unit of work ---------------------------------------------------------------------
     def commit(self, work: Work, before_commit: Callable[[], None] | None = None) -> Committed:
-        now = stamp(work.now)
-        with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                outcome = self._apply_work(conn, work, now)
-                if outcome is not None:
-                    conn.execute("ROLLBACK")
-                    return outcome
-                ids = tuple(_insert_message(conn, m, now) for m in work.messages)
-                if work.events:
-                    conn.executemany(
-                        "INSERT INTO events (session_id, flow, revision, node, type, time, fields) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        [_event_row(e) for e in work.events],
-                    )
-                for change in work.statuses:
-                    _apply_status(conn, change, now)
-                if before_commit is not None:
-                    before_commit()
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        return Committed("applied", message_ids=ids)
+        (outcome,) = self.commit_many([work], before_commit)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
 
-    def _apply_work(self, conn: sqlite3.Connection, work: Work, now: str) -> Committed | None:
-        """Dedupe and sessions; a Committed when the work must not be applied."""
+    def commit_many(self, works: Sequence[Work],
+                    before_commit: Callable[[], None] | None = None) -> list[Committed | Exception]:
+        """Group commit in one transaction. The usual batch has no conflict and no error, so it
+        runs without savepoints (a duplicate writes nothing before it is found); a batch with one
+        runs again with a savepoint per unit, so that unit alone is rolled back."""
+        if not works:
+            return []
+        with self._lock:
+            try:
+                return self._batch(works, before_commit, savepoints=False)
+            except _Isolate:
+                return self._batch(works, before_commit, savepoints=True)
+
+    def _batch(self, works: Sequence[Work], before_commit: Callable[[], None] | None,
+               savepoints: bool) -> list[Committed | Exception]:
+        conn = self._conn
+        alone = len(works) == 1
+        results: list[Committed | Exception] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for work in works:
+                if savepoints:
+                    conn.execute("SAVEPOINT unit")
+                try:
+                    outcome: Committed | Exception = self._apply_work(conn, work, stamp(work.now))
+                except sqlite3.Error as exc:
+                    if alone:
+                        raise
+                    outcome = exc
+                clean = isinstance(outcome, Committed) and outcome.outcome != "conflict"
+                if savepoints:
+                    conn.execute("RELEASE unit" if clean else "ROLLBACK TO unit")
+                    if not clean:
+                        conn.execute("RELEASE unit")
+                elif not clean:
+                    if not alone:
+                        raise _Isolate()
+                    conn.execute("ROLLBACK")  # nothing of it may stay: not even its dedupe record
+                    return [outcome]
+                results.append(outcome)
+            if before_commit is not None:
+                before_commit()
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return results
+
+    def _apply_work(self, conn: sqlite3.Connection, work: Work, now: str) -> Committed:
         if work.dedupe is not None:
             d = work.dedupe
             inserted = conn.execute(
@@ -101,7 +132,15 @@ class RuntimeTables:
             problem = _write_session(conn, write)
             if problem is not None:
                 return Committed("conflict", detail=problem)
-        return None
+        ids = tuple(_insert_message(conn, m, now) for m in work.messages)
+        if work.events:
+            conn.executemany(
+                "INSERT INTO events (session_id, flow, revision, node, type, time, fields) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [_event_row(e) for e in work.events],
+            )
+        for change in work.statuses:
+            _apply_status(conn, change, now)
+        return Committed("applied", message_ids=ids)
 
     def seen(self, scope: str, key: str) -> Seen | None:
         with self._lock:
@@ -135,7 +174,7 @@ class RuntimeTables:
         sql = f"SELECT {_SESSION_COLUMNS} FROM sessions"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY updated_at DESC, id LIMIT ?"
+        sql += " ORDER BY rowid DESC LIMIT ?"
         with self._lock:
             rows = self._conn.execute(sql, (*args, max(0, int(limit)))).fetchall()
         return [_session_row(r) for r in rows]
@@ -144,15 +183,15 @@ class RuntimeTables:
     def due_timers(self, now: _dt.datetime, limit: int = 100) -> list[TimerRow]:
         with self._lock:
             rows = self._conn.execute(
-                "SELECT session_id, channel, account, address, due_at, kind FROM timers WHERE due_at <= ? "
-                "ORDER BY due_at LIMIT ?",
+                "SELECT id, channel, account, address, deadline_at, deadline_kind FROM sessions "
+                "WHERE deadline_at <= ? ORDER BY deadline_at LIMIT ?",
                 (stamp(now), int(limit)),
             ).fetchall()
         return [TimerRow(r[0], ConversationKey(r[1], r[2], r[3]), unstamp(r[4]), r[5]) for r in rows]
 
     def next_timer_at(self) -> _dt.datetime | None:
         with self._lock:
-            row = self._conn.execute("SELECT MIN(due_at) FROM timers").fetchone()
+            row = self._conn.execute("SELECT MIN(deadline_at) FROM sessions WHERE deadline_at IS NOT NULL").fetchone()
         return unstamp(row[0]) if row and row[0] else None
 
     # -- outbox -------------------------------------------------------------------------------
@@ -252,17 +291,21 @@ class RuntimeTables:
     def prune(self, retention: Retention) -> Pruned:
         dedupe_before = stamp(retention.dedupe_before)
         counts = {
-            "dedupe": self._prune("DELETE FROM dedupe WHERE (scope, key) IN "
-                                  "(SELECT scope, key FROM dedupe WHERE at < ? LIMIT ?)", dedupe_before),
+            # rows are in time order: delete from the front up to the first one to keep
+            "dedupe": self._prune("DELETE FROM dedupe WHERE seq IN (SELECT seq FROM dedupe WHERE seq < "
+                                  "COALESCE((SELECT seq FROM dedupe WHERE at >= ?1 ORDER BY seq LIMIT 1), "
+                                  "(SELECT MAX(seq) + 1 FROM dedupe)) ORDER BY seq LIMIT ?2)", dedupe_before),
             "statuses": self._prune("DELETE FROM early_statuses WHERE (channel, message_id, status) IN "
-                                    "(SELECT channel, message_id, status FROM early_statuses WHERE at < ? LIMIT ?)",
+                                    "(SELECT channel, message_id, status FROM early_statuses WHERE at < ?1 LIMIT ?2)",
                                     dedupe_before),
             "outbox": self._prune("DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE "
-                                  "status NOT IN ('pending', 'sending') AND updated_at < ? LIMIT ?)",
+                                  "status NOT IN ('pending', 'sending') AND updated_at < ?1 LIMIT ?2)",
                                   stamp(retention.outbox_before)),
-            "sessions": self._prune("DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE "
-                                    "updated_at < ? AND live = 0 LIMIT ?)", stamp(retention.sessions_before)),
-            "events": self._prune("DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE time < ? LIMIT ?)",
+            "sessions": self._prune("DELETE FROM sessions WHERE rowid IN (SELECT rowid FROM sessions WHERE "
+                                    "live = 0 AND updated_at < ?1 LIMIT ?2)", stamp(retention.sessions_before)),
+            "events": self._prune("DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq < "
+                                  "COALESCE((SELECT seq FROM events WHERE time >= ?1 ORDER BY seq LIMIT 1), "
+                                  "(SELECT MAX(seq) + 1 FROM events)) ORDER BY seq LIMIT ?2)",
                                   stamp(retention.events_before)),
         }
         return Pruned(**counts)
@@ -281,40 +324,37 @@ class RuntimeTables:
 
 
 def _write_session(conn: sqlite3.Connection, write: SessionWrite) -> str | None:
+    """Insert or compare-and-set one session; its deadline is its timer. A problem as text."""
     s = write.session
     live = 0 if s.status in FINAL else 1
     deadline = s.deadline
+    due = stamp(deadline.at) if deadline is not None else None
+    kind = deadline.kind if deadline is not None else None
     data = _json(s.to_json())
     if write.expected_version is None:
         try:
             conn.execute(
                 "INSERT INTO sessions (id, channel, account, address, flow, revision, status, live, data, started_at, "
-                "updated_at, deadline_at, out_id, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                "updated_at, deadline_at, deadline_kind, out_id, version) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
                 (s.id, s.key.channel, s.key.account, s.key.address, s.flow, s.revision, s.status, live, data,
-                 stamp(s.started_at), stamp(s.updated_at), stamp(deadline.at) if deadline else None, write.out_id),
+                 stamp(s.started_at), stamp(s.updated_at), due, kind, write.out_id),
             )
         except sqlite3.IntegrityError:
             return f"conversation {s.key} already has a live session (or session {s.id} exists)"
-    else:
-        try:
-            changed = conn.execute(
-                "UPDATE sessions SET flow = ?, revision = ?, status = ?, live = ?, data = ?, updated_at = ?, "
-                "deadline_at = ?, out_id = COALESCE(?, out_id), version = version + 1 WHERE id = ? AND version = ?",
-                (s.flow, s.revision, s.status, live, data, stamp(s.updated_at), stamp(deadline.at) if deadline else None,
-                 write.out_id, s.id, write.expected_version),
-            ).rowcount
-        except sqlite3.IntegrityError:
-            return f"conversation {s.key} already has another live session"
-        if not changed:
-            return f"session {s.id} changed since version {write.expected_version} was read"
-    if deadline is not None:
-        conn.execute(
-            "INSERT INTO timers (session_id, channel, account, address, due_at, kind) VALUES (?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (session_id) DO UPDATE SET due_at = excluded.due_at, kind = excluded.kind",
-            (s.id, s.key.channel, s.key.account, s.key.address, stamp(deadline.at), deadline.kind),
-        )
-    elif write.expected_version is not None:
-        conn.execute("DELETE FROM timers WHERE session_id = ?", (s.id,))
+        return None
+    # indexed columns are set only when they change: an ordinary step touches the deadline's alone
+    sets = "status = ?, data = ?, updated_at = ?, deadline_at = ?, deadline_kind = ?, version = version + 1"
+    args: list[Any] = [s.status, data, stamp(s.updated_at), due, kind]
+    if not live:
+        sets += ", live = 0"
+    if write.out_id is not None:
+        sets += ", out_id = ?"
+        args.append(write.out_id)
+    changed = conn.execute(f"UPDATE sessions SET {sets} WHERE id = ? AND version = ?",
+                           (*args, s.id, write.expected_version)).rowcount
+    if not changed:
+        return f"session {s.id} changed since version {write.expected_version} was read"
     return None
 
 

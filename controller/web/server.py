@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 
 import structlog
 import uvicorn
@@ -21,11 +22,12 @@ from controller.reconcile.reconciler import Outcome, Reconciler
 from controller.source import watch
 from controller.source.git import GitSource
 from controller.source.remote import RemoteSource, is_url, redact_url
-from controller.runtime.dispatcher import DispatchConfig, Dispatcher
+from controller.runtime.dispatcher import DispatchConfig
 from controller.runtime.host import Runtime
 from controller.runtime.live import LiveFlows
 from controller.runtime.retention import Pruner, RetentionPolicy
 from controller.runtime.scheduler import Scheduler
+from controller.runtime.worker import OutboxWorker
 from controller.store.sqlite import SQLiteStore
 
 from .app import Context, Settings, build_app
@@ -33,6 +35,8 @@ from .runtime_api import RuntimeApi
 from .webhooks import Webhooks
 
 log = structlog.get_logger("chatflow.serve")
+
+GC_THRESHOLDS = (50_000, 20, 100)  # gen0 allocations, then gen0 and gen1 collections per older one
 
 
 @dataclass(frozen=True)
@@ -88,16 +92,28 @@ class Service:
         first reconcile) and swaps in each reconcile's result; secrets are resolved at use."""
         self.retention = RetentionPolicy.from_env()
         self.flows = LiveFlows(self.store)
-        self.reconciler.on_live_change(lambda outcome: self.flows.refresh())
+        self.reconciler.on_live_change(self._live_changed)
         self.http = HttpClient()
-        self.runtime = Runtime(self.store, self.flows, Services(http=self.http, llm=LlmClient(http=self.http)))
-        self.dispatcher = Dispatcher(self.store, lambda name: self.flows.current.accounts.get(name),
-                                     DispatchConfig.from_env())
-        self.scheduler = Scheduler(self.store, self.runtime)
+        self.reads = SQLiteStore(self.store.path)  # WAL: the runtime's reads never wait for a commit
+        self.runtime = Runtime(self.store, self.flows, Services(http=self.http, llm=LlmClient(http=self.http)),
+                               reads=self.reads)
+        DispatchConfig.from_env()  # a bad setting stops serve now, not the worker later
+        self.worker = OutboxWorker(Path(self.store.path), self._worker_exited)
+        self.scheduler = Scheduler(self.reads, self.runtime)
         self.pruner = Pruner(self.store, self.retention)
-        self.runtime.on_messages = self.dispatcher.wake
+        self.runtime.on_messages = self.worker.wake
         self.runtime.on_deadline = self.scheduler.wake
         self.ctx.extra_routes += [*Webhooks(self.runtime).routes(), *RuntimeApi(self.ctx, self.runtime).routes()]
+        self.exit_code = 0
+        self.stop_serving: Callable[[], None] = lambda: None
+
+    def _live_changed(self, outcome: Outcome) -> None:
+        self.flows.refresh()
+        self.worker.refresh()
+
+    def _worker_exited(self, code: int) -> None:
+        self.exit_code = code or 1
+        self.stop_serving()
 
     def _run_once(self) -> Outcome:
         force, self._first = self._first, False  # refresh status (e.g. secrets) once at start
@@ -111,8 +127,13 @@ class Service:
     @contextlib.asynccontextmanager
     async def _lifespan(self, app) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        self.dispatcher.start()
-        tasks = [asyncio.create_task(self.loop.run(stop), name="reconcile-loop")]
+        # Everything loaded so far lives as long as the process: keep the collector from walking
+        # it again and again, and collect the young less often (measured: p99 76 -> 23 ms, bench/).
+        gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
+        self.worker.start()
+        tasks = [asyncio.create_task(self.loop.run(stop), name="reconcile-loop"),
+                 asyncio.create_task(self.worker.watch(), name="outbox-worker")]
         runtime_tasks = [asyncio.create_task(self.scheduler.run(stop), name="timers"),
                          asyncio.create_task(self.pruner.run(stop), name="retention")]
         if not isinstance(self.source, RemoteSource):
@@ -127,9 +148,10 @@ class Service:
                 task.cancel()
             # timers being fired finish their transaction; then the sends in flight are recorded
             await asyncio.gather(*tasks, *runtime_tasks, return_exceptions=True)
-            await asyncio.to_thread(self.dispatcher.stop)
+            await asyncio.to_thread(self.worker.stop)
             self.runtime.close()
             self.http.close()
+            self.reads.close()
             self.store.close()
             self.source.close()
             log.info("stopped")
@@ -148,5 +170,9 @@ def run(config: ServeConfig) -> None:
         service = Service(config)
     except ValueError as exc:  # a setting in the environment that does not parse
         raise SystemExit(f"error: {exc}") from None
-    uvicorn.run(service.app, host=config.host, port=config.port, log_level="warning", lifespan="on",
-                timeout_graceful_shutdown=10)
+    server = uvicorn.Server(uvicorn.Config(service.app, host=config.host, port=config.port, log_level="warning",
+                                           lifespan="on", timeout_graceful_shutdown=10))
+    service.stop_serving = lambda: setattr(server, "should_exit", True)
+    server.run()
+    if service.exit_code:
+        raise SystemExit(service.exit_code)

@@ -181,6 +181,35 @@ class RuntimeContract:
             finally:
                 reopened.close()
 
+    def test_a_group_commit_applies_each_unit_on_its_own_terms(self, store: StateStore):
+        store.commit(Work(T0, Dedupe("whatsapp", "seen-before")))
+        third = ConversationKey("viber", "acme-viber", "u3")
+        broken = NewMessage(conversation="x", channel="whatsapp", account="acme-wa", to="x", message={"text": "?"},
+                            status="bogus")  # type: ignore[arg-type]  # the store refuses it
+        results = store.commit_many([
+            Work(T0, Dedupe("whatsapp", "a"), (new(session("s1")),), (message(text="one"),)),
+            Work(T0, Dedupe("whatsapp", "seen-before"), (new(session("s2", OTHER)),)),
+            Work(T0, Dedupe("whatsapp", "b"), (new(session("s3")),)),  # KEY is live in this very batch
+            Work(T0, Dedupe("whatsapp", "c"), (new(session("s4", third)),), (broken,)),
+            Work(T0, Dedupe("whatsapp", "d"), (), (message(str(OTHER), "two", None),)),
+        ])
+        assert [r.outcome if not isinstance(r, Exception) else "error" for r in results] == [
+            "applied", "duplicate", "conflict", "error", "applied"]
+        assert [r.id for r in store.sessions()] == ["s1"]
+        assert texts(store.messages()) == ["one", "two"]
+        assert store.seen("whatsapp", "b") is None and store.seen("whatsapp", "c") is None
+        assert store.seen("whatsapp", "d") is not None
+
+    def test_a_group_commit_that_fails_before_commit_applies_none(self, store: StateStore):
+        def boom() -> None:
+            raise RuntimeError("power cut")
+
+        with pytest.raises(RuntimeError):
+            store.commit_many([Work(T0, Dedupe("whatsapp", "a"), (new(session()),)),
+                               Work(T0, Dedupe("whatsapp", "b"), (), (message(),))], before_commit=boom)
+        assert store.seen("whatsapp", "a") is None and store.seen("whatsapp", "b") is None
+        assert store.sessions() == [] and store.messages() == []
+
     # ---- timers -------------------------------------------------------------------------------
     def test_a_session_deadline_is_its_timer_moved_and_cleared_with_it(self, store: StateStore):
         store.commit(Work(T0, None, (new(session(wait=Deadline(at(60), "question"), expires=at(3600))),)))
