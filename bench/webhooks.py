@@ -241,6 +241,20 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return values.get("VmRSS", 0) / 1024, values.get("VmHWM", 0) / 1024
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its children that it has waited for."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 def counts(fake_port: int) -> dict[str, int]:
     with urllib.request.urlopen(f"http://127.0.0.1:{fake_port}/counts", timeout=10) as r:
         return json.loads(r.read())
@@ -290,8 +304,14 @@ def main() -> None:
             wait_port(bare_port)
             time.sleep(0.5)
             bare = run_load(bare_port, args.messages, args.connections, "1", args.rate, args.warmup)
+            worker = children(server.pid)
+            watched = {"server": server.pid, "fake API": procs[0].pid, **{"outbox worker": w for w in worker}}
+            before = {k: cpu_seconds(p) for k, p in watched.items()}
             served = run_load(serve_port, args.messages, args.connections, "2", args.rate, args.warmup)
+            used = {k: cpu_seconds(p) - before[k] for k, p in watched.items()}
             rss, peak = rss_mb(server.pid)
+            for w in worker:
+                rss, peak = rss + rss_mb(w)[0], peak + rss_mb(w)[1]
             expected = args.messages + args.warmup
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:  # the last replies may still be on their way
@@ -312,7 +332,10 @@ def main() -> None:
         print(f"chatflow serve: {served['rps']:,.0f} msg/s, p50 {served['p50']:.1f} ms, p99 {served['p99']:.1f} ms "
               f"(statuses {served['statuses']})")
         print(f"ratio:          {served['rps'] / bare['rps']:.0%} of the bare endpoint (target >= 35%)")
-        print(f"server memory:  {rss:.0f} MB RSS at the end, {peak:.0f} MB peak (target < 200 MB)")
+        print(f"server memory:  {rss:.0f} MB RSS at the end, {peak:.0f} MB peak, server and outbox worker "
+              f"together (target < 200 MB)")
+        print("cpu during the chatflow run: " + ", ".join(f"{k} {v:.2f} s" for k, v in used.items())
+              + f" (load {served['count'] / served['rps']:.2f} s wall)")
         print(f"replies:        {sum(got.values())} counted at the fake API for {expected} contacts; "
               f"lost {lost}, repeated {repeated}")
     finally:

@@ -48,14 +48,16 @@ class Transaction:
         """A step of a session read at `version` (None: the step started a new session)."""
         if step.handled or step.events:  # else the input changed nothing (a stale timer...)
             self.write(step.session, version, out_id)
+        logging = self.live.logging
         for event in step.events:
-            if isinstance(event, Outgoing):
+            if isinstance(event, Execution):
+                if logging.get(event.flow, False):
+                    self.events.append(event)
+            elif isinstance(event, Outgoing):
                 self._message(step.session, event)
-            elif isinstance(event, Execution):
-                self.note(event)
 
     def note(self, event: Execution) -> None:
-        if self.live.logs(event.flow):
+        if self.live.logging.get(event.flow, False):
             self.events.append(event)
 
     @property

@@ -16,14 +16,16 @@ DeliveryState = Literal["sent", "delivered", "read", "failed"]
 
 
 def stamp(value: _dt.datetime) -> str:
-    """A UTC time as fixed-width text, so stored times sort as text."""
-    if value.tzinfo is None:
-        raise ValueError("store times must be timezone-aware")
-    return value.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """A time as fixed-width UTC text (`2026-01-05T09:00:00.000000+00:00`), so stored times sort as text."""
+    if value.tzinfo is not _dt.timezone.utc:
+        if value.tzinfo is None:
+            raise ValueError("store times must be timezone-aware")
+        value = value.astimezone(_dt.timezone.utc)
+    return value.isoformat(timespec="microseconds")
 
 
 def unstamp(text: str) -> _dt.datetime:
-    return _dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=_dt.timezone.utc)
+    return _dt.datetime.fromisoformat(text)
 
 
 # ---- reading ---------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from controller.source import watch
 from controller.source.git import GitSource
 from controller.source.remote import RemoteSource, is_url, redact_url
 from controller.runtime.dispatcher import DispatchConfig
-from controller.runtime.host import Runtime
+from controller.runtime.host import Runtime, session_ids
 from controller.runtime.live import LiveFlows
 from controller.runtime.retention import Pruner, RetentionPolicy
 from controller.runtime.scheduler import Scheduler
@@ -95,8 +95,8 @@ class Service:
         self.reconciler.on_live_change(self._live_changed)
         self.http = HttpClient()
         self.reads = SQLiteStore(self.store.path)  # WAL: the runtime's reads never wait for a commit
-        self.runtime = Runtime(self.store, self.flows, Services(http=self.http, llm=LlmClient(http=self.http)),
-                               reads=self.reads)
+        services = Services(http=self.http, llm=LlmClient(http=self.http), new_id=session_ids())
+        self.runtime = Runtime(self.store, self.flows, services, reads=self.reads)
         DispatchConfig.from_env()  # a bad setting stops serve now, not the worker later
         self.worker = OutboxWorker(Path(self.store.path), self._worker_exited)
         self.scheduler = Scheduler(self.reads, self.runtime)
