@@ -12,12 +12,11 @@ from __future__ import annotations
 import asyncio
 import datetime as _dt
 import importlib.util
-import os
 import random
 import sys
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Mapping
 
 import httpx
 import structlog
@@ -30,6 +29,7 @@ from controller.manifests.models import Account
 from controller.store.base import StateStore
 from controller.store.records import OutboxRow, SendResult
 
+from . import settings
 from .outbound import message_from_json
 
 log = structlog.get_logger("chatflow.outbox")
@@ -52,14 +52,15 @@ class DispatchConfig:
     send_timeout: float = 10.0
 
     @classmethod
-    def from_env(cls) -> "DispatchConfig":
-        env = os.environ
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "DispatchConfig":
+        """CHATFLOW_SEND_CONCURRENCY, _RATE (per account per second), _ATTEMPTS, _BACKOFF (first
+        retry, seconds) and _TIMEOUT (seconds); SettingError names a bad one."""
         return cls(
-            concurrency=int(env.get("CHATFLOW_SEND_CONCURRENCY", cls.concurrency)),
-            rate=float(env.get("CHATFLOW_SEND_RATE", cls.rate)),
-            max_attempts=int(env.get("CHATFLOW_SEND_ATTEMPTS", cls.max_attempts)),
-            backoff=Backoff(base=float(env.get("CHATFLOW_SEND_BACKOFF", 1.0)), cap=300.0),
-            send_timeout=float(env.get("CHATFLOW_SEND_TIMEOUT", cls.send_timeout)),
+            concurrency=settings.whole("CHATFLOW_SEND_CONCURRENCY", cls.concurrency, env),
+            rate=settings.number("CHATFLOW_SEND_RATE", cls.rate, env, minimum=0.001),
+            max_attempts=settings.whole("CHATFLOW_SEND_ATTEMPTS", cls.max_attempts, env),
+            backoff=Backoff(base=settings.number("CHATFLOW_SEND_BACKOFF", 1.0, env, minimum=0.001), cap=300.0),
+            send_timeout=settings.number("CHATFLOW_SEND_TIMEOUT", cls.send_timeout, env, minimum=0.01),
         )
 
 

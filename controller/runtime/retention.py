@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
-import os
-import re
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
@@ -15,18 +13,11 @@ import structlog
 from controller.store.base import StateStore
 from controller.store.records import Pruned, Retention
 
+from . import settings
+
 log = structlog.get_logger("chatflow.retention")
 
 DAY = _dt.timedelta(days=1)
-_DURATION = re.compile(r"^([0-9]+)(s|m|h|d)$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(text: str, name: str) -> _dt.timedelta:
-    match = _DURATION.match(text.strip())
-    if match is None:
-        raise ValueError(f"{name}={text!r} is not a duration such as 30d, 12h or 90m")
-    return _dt.timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
 
 
 @dataclass(frozen=True)
@@ -38,10 +29,12 @@ class RetentionPolicy:
     interval: _dt.timedelta = _dt.timedelta(hours=1)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "RetentionPolicy":
-        env = os.environ if environ is None else environ
-        events = parse_duration(env.get("CHATFLOW_EVENTS_RETENTION") or "30d", "CHATFLOW_EVENTS_RETENTION")
-        interval = parse_duration(env.get("CHATFLOW_PRUNE_INTERVAL") or "1h", "CHATFLOW_PRUNE_INTERVAL")
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "RetentionPolicy":
+        """CHATFLOW_EVENTS_RETENTION (30d) and CHATFLOW_PRUNE_INTERVAL (1h); SettingError names a bad one."""
+        events = settings.duration("CHATFLOW_EVENTS_RETENTION", "30d", env)
+        interval = settings.duration("CHATFLOW_PRUNE_INTERVAL", "1h", env)
+        if interval <= _dt.timedelta(0):
+            raise settings.SettingError("CHATFLOW_PRUNE_INTERVAL must be longer than 0s")
         return cls(events=events, sessions=max(events, cls.sessions), interval=interval)
 
     def cutoffs(self, now: _dt.datetime) -> Retention:

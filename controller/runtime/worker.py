@@ -26,6 +26,7 @@ from controller.store.sqlite import SQLiteStore
 
 from .dispatcher import DispatchConfig, Dispatcher
 from .live import LiveAccounts
+from .settings import SettingError
 
 log = structlog.get_logger("chatflow.outbox")
 
@@ -145,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     os.nice(NICENESS)
     try:
         config = DispatchConfig.from_env()
-    except ValueError as exc:
+    except SettingError as exc:
         raise SystemExit(f"error: {exc}") from None
     store = SQLiteStore(args.state)
     accounts = LiveAccounts(store)

@@ -16,7 +16,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from controller.engine.messages import Contact
-from controller.manifests.models import CHANNELS
 from controller.runtime.host import Refused, Runtime, TriggerRequest
 from controller.runtime.transcript import Said, transcript
 from controller.runtime.views import conversation_json, execution_json
@@ -207,5 +206,3 @@ class RuntimeApi:
                 return r.hash
         return None
 
-
-__all__ = ["RuntimeApi", "CHANNELS"]

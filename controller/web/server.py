@@ -27,6 +27,7 @@ from controller.runtime.host import Runtime, session_ids
 from controller.runtime.live import LiveFlows
 from controller.runtime.retention import Pruner, RetentionPolicy
 from controller.runtime.scheduler import Scheduler
+from controller.runtime.settings import SettingError
 from controller.runtime.worker import OutboxWorker
 from controller.store.sqlite import SQLiteStore
 
@@ -168,7 +169,7 @@ class Service:
 def run(config: ServeConfig) -> None:
     try:
         service = Service(config)
-    except ValueError as exc:  # a setting in the environment that does not parse
+    except SettingError as exc:
         raise SystemExit(f"error: {exc}") from None
     server = uvicorn.Server(uvicorn.Config(service.app, host=config.host, port=config.port, log_level="warning",
                                            lifespan="on", timeout_graceful_shutdown=10))
