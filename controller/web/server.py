@@ -32,6 +32,7 @@ from controller.runtime.worker import OutboxWorker
 from controller.store.sqlite import SQLiteStore
 
 from .app import Context, Settings, build_app
+from . import openapi
 from .runtime_api import RuntimeApi
 from .webhooks import Webhooks
 
@@ -104,7 +105,8 @@ class Service:
         self.pruner = Pruner(self.store, self.retention)
         self.runtime.on_messages = self.worker.wake
         self.runtime.on_deadline = self.scheduler.wake
-        self.ctx.extra_routes += [*Webhooks(self.runtime).routes(), *RuntimeApi(self.ctx, self.runtime).routes()]
+        self.ctx.extra_routes += [*Webhooks(self.runtime).routes(), *RuntimeApi(self.ctx, self.runtime).routes(),
+                                  *openapi.routes()]
         self.exit_code = 0
         self.stop_serving: Callable[[], None] = lambda: None
 

@@ -213,3 +213,24 @@ def test_the_api_needs_the_token_when_one_is_set(repo):
                              ("POST", "/api/v1/conversations/x/release"), ("POST", "/api/v1/conversations/x/end")):
             assert chat.client.request(method, path).status_code == 401, path
         assert chat.client.get("/api/v1/conversations", headers={"Authorization": "Bearer tok3n"}).status_code == 200
+        described = chat.client.get("/openapi.json")  # open, like /healthz
+        assert described.status_code == 200
+        assert described.json()["paths"]["/api/v1/conversations"]["get"]["security"] == [{"bearer": []}]
+
+
+def test_openapi_describes_the_requests_with_the_models_that_validate_them():
+    from controller.web.openapi import document
+    from controller.web.runtime_api import TestIn, TriggerIn
+
+    doc = document()
+    schemas = doc["components"]["schemas"]
+    trigger = TriggerIn.model_json_schema(ref_template="#/components/schemas/{model}")
+    trigger.pop("$defs")
+    assert schemas["TriggerIn"] == trigger and "ContactIn" in schemas and "SayIn" in schemas
+    post = doc["paths"]["/api/v1/flows/{name}/executions"]["post"]
+    assert post["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/TriggerIn"}
+    assert set(post["responses"]) == {"200", "201", "404", "409", "422"}
+    assert doc["paths"]["/api/v1/flows/{name}/test"]["post"]["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/TestIn"}
+    assert TestIn.__name__ in schemas
+    assert "security" not in doc["paths"]["/webhooks/{channel}/{account}"]["post"]
