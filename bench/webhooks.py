@@ -7,7 +7,7 @@ fake Graph API that answers every send and counts the replies per contact, the l
 messages/s, p50/p99 latency, the ratio to the bare endpoint, the server's memory, and the replies
 counted at the fake API (none may be missing or repeated).
 
-    python bench/webhooks.py [--messages 6000] [--connections 32] [--rate 0]
+    python bench/webhooks.py [--messages 5000] [--connections 32] [--rate 0] [--send-concurrency 4]
 
 `--rate R` paces the load at R requests/s (open loop) instead of as fast as answers come back.
 """
@@ -262,10 +262,11 @@ def counts(fake_port: int) -> dict[str, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=6000)
+    parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rate", type=float, default=0.0, help="open-loop requests/s (0: closed loop)")
     parser.add_argument("--warmup", type=int, default=500)
+    parser.add_argument("--send-concurrency", type=int, default=4, help="CHATFLOW_SEND_CONCURRENCY for the server")
     parser.add_argument("--load", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--app", choices=["fake", "bare"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -294,7 +295,10 @@ def main() -> None:
                    "CHATFLOW_POLL_INTERVAL": "1h", "PYTHONPATH": str(ROOT),
                    # WhatsApp's default is 80 sends/s per number (1,000 after an upgrade): lift it so the
                    # bench measures chatflow, not the rate limit
-                   "CHATFLOW_SEND_RATE": "100000"}
+                   "CHATFLOW_SEND_RATE": "100000",
+                   # the fake answers in about a millisecond, so a few connections carry every send;
+                   # httpcore's pool spends CPU per request on each open connection
+                   "CHATFLOW_SEND_CONCURRENCY": str(args.send_concurrency)}
             log = open(Path(tmp) / "serve.log", "w")
             server = subprocess.Popen([sys.executable, "-m", "controller", "serve", "--repo", str(repo), "--port",
                                        str(serve_port)], cwd=repo, env=env, stdout=log, stderr=subprocess.STDOUT)
