@@ -39,11 +39,12 @@ ASK = {
 }
 
 
-def flow_doc(name: str, nodes: dict[str, Any], logging: bool = False, keywords: tuple[str, ...] = ()) -> Flow:
+def flow_doc(name: str, nodes: dict[str, Any], logging: bool = False, keywords: tuple[str, ...] = (),
+             variables: dict[str, Any] | None = None) -> Flow:
     return Flow.model_validate({"apiVersion": "chatflow/v1", "kind": "Flow", "metadata": {"name": name},
                                 "spec": {"state": "published", "logging": logging,
                                          "trigger": {"type": "whatsapp", "account": "wa", "keywords": list(keywords)},
-                                         "nodes": nodes}})
+                                         "variables": variables or {}, "nodes": nodes}})
 
 
 def publish(store: SQLiteStore, flow: Flow) -> None:
@@ -174,3 +175,21 @@ def test_a_refresh_swaps_the_live_set_whole(store):
     assert "names" not in before.flows and "names" in after.flows and flows.current is after
     assert [f.name for f in after.by_account["wa"]] == ["names"]
     assert json.loads(store.account_specs()["wa"])["channel"] == "whatsapp"
+
+
+def test_start_flow_hands_the_contact_to_another_published_flow_in_the_same_transaction(store):
+    publish(store, flow_doc("first", {
+        "start": {"type": "start", "next": "hi"},
+        "hi": {"type": "message", "text": "Passing you on", "next": "hop"},
+        "hop": {"type": "start_flow", "flow": "second", "variables": {"topic": "'billing'"}},
+    }))
+    publish(store, flow_doc("second", ASK, keywords=("second",), variables={"topic": {"type": "string"}}))
+    rt = host(store)
+    asyncio.run(rt.receive(rt.flows.current.accounts["wa"], [text("15550001", "hello", 0)]))
+    assert replies(store, "15550001") == ["Passing you on", "Your name?"]
+    rows = {r.session.flow: r.session for r in store.sessions()}
+    assert (rows["first"].status, rows["first"].outcome) == ("ended", "start_flow")
+    assert (rows["second"].status, rows["second"].node, dict(rows["second"].trigger)) == ("waiting", "ask",
+                                                                                            {"topic": "billing"})
+    assert rt.committer.batches == 1
+    rt.close()
