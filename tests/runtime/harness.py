@@ -12,12 +12,12 @@ import pytest
 from ..gitrepo import Repo
 from ..server import Server
 from .fakechannel import FakeChannel
-from .payloads import FB_PAGE_ID, WA_PHONE_ID, body, meta_signature, viber_signature
+from .payloads import FB_PAGE_ID, IG_USER_ID, WA_PHONE_ID, body, meta_signature, viber_signature
 
 SECRETS = {
     "WA_TOKEN": "wa-access-token-1234", "WA_SECRET": "wa-app-secret-5678", "WA_VERIFY": "wa-verify-token",
     "FB_TOKEN": "fb-page-token-1234", "FB_SECRET": "fb-app-secret-5678", "FB_VERIFY": "fb-verify-token",
-    "VB_TOKEN": "viber-auth-token-1234",
+    "VB_TOKEN": "viber-auth-token-1234", "IG_TOKEN": "ig-page-token-1234",
 }
 
 ACCOUNTS = """\
@@ -47,6 +47,15 @@ spec:
   channel: viber
   credentials: {{authToken: {{env: VB_TOKEN}}}}
   viber: {{senderName: Acme Clinic}}
+  apiBase: {api}
+---
+apiVersion: chatflow/v1
+kind: Account
+metadata: {{name: ig}}
+spec:
+  channel: instagram
+  credentials: {{pageAccessToken: {{env: IG_TOKEN}}, appSecret: {{env: FB_SECRET}}, verifyToken: {{env: FB_VERIFY}}}}
+  instagram: {{igUserId: "{ig}"}}
   apiBase: {api}
 """
 
@@ -95,7 +104,7 @@ def fake():
 @pytest.fixture
 def repo(tmp_path: Path, fake: FakeChannel) -> Repo:
     r = Repo(tmp_path / "repo")
-    r.write("flows.d/accounts.yaml", ACCOUNTS.format(wa=WA_PHONE_ID, fb=FB_PAGE_ID, api=fake.url))
+    r.write("flows.d/accounts.yaml", ACCOUNTS.format(wa=WA_PHONE_ID, fb=FB_PAGE_ID, ig=IG_USER_ID, api=fake.url))
     r.write("flows.d/orders.yaml", ORDERS)
     r.commit("accounts and the orders flow")
     return r

@@ -11,6 +11,7 @@ from typing import Any
 
 WA_PHONE_ID = "106540352242922"
 FB_PAGE_ID = "107311555555555"
+IG_USER_ID = "17841400000000001"
 _ids = itertools.count(1)
 
 
@@ -93,3 +94,9 @@ def viber_text(user: str, text: str, token: int) -> dict[str, Any]:
     return {"event": "message", "timestamp": 1749416383000, "chat_hostname": "SN-CHAT-01_", "message_token": token,
             "sender": {"id": user, "name": "John McClane", "api_version": 10},
             "message": {"type": "text", "text": text}, "silent": False}
+
+
+def instagram_text(igsid: str, text: str, ig_user_id: str = IG_USER_ID) -> dict[str, Any]:
+    return {"object": "instagram", "entry": [{"id": ig_user_id, "time": 1749416383000, "messaging": [{
+        "sender": {"id": igsid}, "recipient": {"id": ig_user_id}, "timestamp": 1749416383000,
+        "message": {"mid": f"aWdfZAG{next(_ids)}", "text": text}}]}]}

@@ -9,7 +9,7 @@ import signal
 import httpx
 import pytest
 
-from .fakechannel import OK, THROTTLE
+from .fakechannel import HANG, OK, THROTTLE
 from .harness import Chat, flow
 from .payloads import wa_text
 
@@ -76,3 +76,20 @@ def test_an_acknowledged_event_is_not_lost_when_the_process_is_killed_before_sen
     with Chat(repo.path, state=state):
         (reply,) = fake.wait_for(1)
         assert reply.text == "Hi Ana! What do you need?"
+
+
+def test_sigterm_lets_a_send_in_flight_finish_and_records_it(repo, fake, tmp_path):
+    state = tmp_path / "state.db"
+    fake.hang_for = 1.5  # the channel takes its time answering
+    fake.plan = lambda r: HANG
+    chat = Chat(repo.path, state=state, env={"CHATFLOW_SEND_TIMEOUT": "5"}).start()
+    chat.wa(wa_text("15550002222", "hi"))
+    fake.wait_for(1)  # the request is at the channel, the answer not back yet
+    # uvicorn shuts down gracefully, then lets the signal end the process as it would have
+    assert chat.stop(signal.SIGTERM) in (0, -signal.SIGTERM)
+    assert "stopped with sends in flight" not in (chat.repo.parent / f"serve-{chat.port}.log").read_text()
+    fake.plan = lambda r: OK
+    with Chat(repo.path, state=state) as again:
+        (menu,) = again.outbox("15550002222")
+        assert (menu["status"], menu["attempts"], menu["repeats"]) == ("sent", 1, 0)
+    assert len(fake.received) == 1  # recorded before the stop: not sent again

@@ -12,6 +12,7 @@ from ..runtime.payloads import (
     messenger_text,
     meta_signature,
     viber_signature,
+    instagram_text,
     viber_started,
     viber_text,
     wa_text,
@@ -38,6 +39,11 @@ WELCOME = """\
     thanks: {type: message, text: "You said {{ vars.answer }}", next: done}
     done: {type: end}
 """
+INSTAGRAM = """\
+    start: {type: start, next: ask}
+    ask: {type: question, text: "Shipping to {{ message.text | replace('hi, do you ship to ', '') }}?", buttons: [Yes, No], save_as: ok, next: done}
+    done: {type: end}
+"""
 MESSENGER = """\
     start: {type: start, next: hi}
     hi: {type: message, text: "Hi from the page", next: done}
@@ -51,6 +57,7 @@ def served(repo, fake):
     repo.write("flows.d/hello2.yaml", flow("hello2", "whatsapp", "wa2", HELLO))
     repo.write("flows.d/welcome.yaml", flow("welcome", "viber", "vb", WELCOME))
     repo.write("flows.d/page.yaml", flow("page", "messenger", "fb", MESSENGER))
+    repo.write("flows.d/insta.yaml", flow("insta", "instagram", "ig", INSTAGRAM))
     repo.commit("more accounts and flows")
     with Chat(repo.path, env={"WA2_TOKEN": "wa2-token", "WA2_SECRET": "wa2-app-secret"}) as chat:
         yield chat
@@ -173,6 +180,16 @@ def test_a_messenger_echo_of_the_pages_own_message_is_never_answered(served, fak
     assert served.fb(messenger_echo("6822119311157373", "Hi from the page")).status_code == 200
     served.wait_for(lambda: all(m["status"] == "sent" for m in served.outbox("6822119311157373")), what="settled")
     assert len(fake.received) == 1 and len(served.conversations()) == 1
+
+
+def test_an_instagram_message_on_metas_per_app_url_is_answered_with_quick_replies(served, fake):
+    raw = body(instagram_text("7181712345678901", "hi, do you ship to Berlin"))
+    answer = served.client.post("/webhooks/instagram", content=raw, headers=meta_signature(raw, SECRETS["FB_SECRET"]))
+    assert answer.status_code == 200 and answer.json() == {"received": 1}
+    (reply,) = fake.wait_for(1)
+    assert reply.path == "/v21.0/me/messages" and reply.headers["authorization"] == f"Bearer {SECRETS['IG_TOKEN']}"
+    assert reply.body["recipient"] == {"id": "7181712345678901"}
+    assert (reply.text, reply.buttons) == ("Shipping to Berlin?", ["Yes", "No"])
 
 
 # ---- Viber --------------------------------------------------------------------------------------------
