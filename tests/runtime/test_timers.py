@@ -72,3 +72,21 @@ def test_a_handoff_timeout_gives_the_conversation_back_to_the_bot(repo, fake):
         chat.wa(wa_text("15550002222", "hello? anyone?"))  # the bot stays silent while handed over
         (back,) = fake.wait_for(1, timeout=10)
         assert back.text == "The bot is back."
+
+
+def test_a_waiting_conversation_past_expire_after_ends_as_expired(repo, fake):
+    nodes = """\
+    start: {type: start, next: ask}
+    ask: {type: question, text: "Still with me?", next: done}
+    done: {type: end}
+"""
+    repo.write("flows.d/orders.yaml", flow("orders", "whatsapp", "wa", nodes, extra="  expireAfter: 1s\n"))
+    repo.commit("short expiry")
+    with Chat(repo.path) as chat:
+        chat.wa(wa_text("15550002222", "hi"))
+        fake.wait_for(1)
+        chat.wait_for(lambda: chat.conversations()[0]["status"] == "expired", timeout=10, what="expiry")
+        (conversation,) = chat.conversations()
+        assert conversation["deadline"] is None and conversation["outcome"] == "expired"
+        chat.wa(wa_text("15550002222", "yes"))  # a new message starts the flow again
+        chat.wait_for(lambda: len(chat.conversations()) == 2, what="a new conversation")

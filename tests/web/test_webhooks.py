@@ -212,6 +212,16 @@ def test_viber_conversation_started_answers_the_welcome_inline_and_the_reply_res
     assert conversation["status"] == "ended"
 
 
+def test_a_viber_contact_who_unsubscribes_ends_their_live_conversation(served):
+    served.viber(viber_started("u-leaving", 5491290931018310001))
+    (live,) = served.conversations(status="live")
+    gone = {"event": "unsubscribed", "timestamp": 1749416383000, "user_id": "u-leaving",
+            "message_token": 5491290931018310099}
+    assert served.viber(gone).status_code == 200
+    ended = served.execution(live["id"])
+    assert (ended["status"], ended["outcome"]) == ("ended", "unsubscribed")
+
+
 def test_viber_message_tokens_above_two_to_the_53_stay_distinct(served, fake):
     served.viber(viber_started("u-big", 5491290931018310001))
     # tokens that a float would round to one number
