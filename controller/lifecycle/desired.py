@@ -7,7 +7,35 @@ from typing import TYPE_CHECKING
 from .state import DesiredAccount, DesiredFlow, DesiredState, InvalidItem
 
 if TYPE_CHECKING:
+    from controller.manifests.models import Account, Flow
     from controller.manifests.summary import Assembled
+
+
+def desired_flow(flow: "Flow", path: str = "") -> DesiredFlow:
+    """One flow manifest as desired state (for hosts and tests that hold models, not files)."""
+    from controller.manifests.summary import flow_record
+
+    record, spec = flow_record(flow)
+    return _flow(flow.name, record, spec, path)
+
+
+def desired_account(account: "Account", path: str = "") -> DesiredAccount:
+    from controller.manifests.summary import account_record
+
+    return _account(account.name, account_record(account), path)
+
+
+def _flow(name: str, record: dict, spec: str, path: str) -> DesiredFlow:
+    return DesiredFlow(
+        name=name, trigger=record["trigger"], state=record["state"], account=record["account"],
+        display_name=record["display_name"], remark=record["remark"], logging=record["logging"],
+        keywords=tuple(record["keywords"]), revision=record["revision"], spec_json=spec,
+        suspended=record["suspended"], path=path,
+    )
+
+
+def _account(name: str, record: dict, path: str) -> DesiredAccount:
+    return DesiredAccount(name, record["channel"], record["channel_id"], record["spec_hash"], record["spec_json"], path)
 
 
 def from_summaries(assembled: "Assembled") -> DesiredState:
@@ -19,15 +47,9 @@ def from_summaries(assembled: "Assembled") -> DesiredState:
         if record is None or d.name is None:
             continue
         if d.kind == "Flow":
-            flows[d.name] = DesiredFlow(
-                name=d.name, trigger=record["trigger"], state=record["state"], account=record["account"],
-                display_name=record["display_name"], remark=record["remark"], logging=record["logging"],
-                keywords=tuple(record["keywords"]), revision=record["revision"], spec_json=d.spec or "",
-                suspended=record["suspended"], path=f.path,
-            )
+            flows[d.name] = _flow(d.name, record, d.spec or "", f.path)
         elif d.kind == "Account":
-            accounts[d.name] = DesiredAccount(d.name, record["channel"], record["channel_id"], record["spec_hash"],
-                                              record["spec_json"], f.path)
+            accounts[d.name] = _account(d.name, record, f.path)
     invalid = {
         key: InvalidItem(key[0], key[1], tuple(diags))  # type: ignore[arg-type]
         for key, diags in assembled.invalid.items()

@@ -50,28 +50,37 @@ class FileSummary:
     unidentified: bool = False  # some document failed before saying its kind and name
 
 
+def flow_record(manifest: Flow) -> tuple[dict[str, Any], str]:
+    """A flow's desired record (no spec) and its canonical spec JSON."""
+    spec = manifest.spec
+    return {
+        "trigger": spec.trigger.type,
+        "state": spec.state,
+        "account": spec.trigger.account,
+        "display_name": manifest.metadata.displayName,
+        "remark": manifest.metadata.remark,
+        "logging": spec.logging,
+        "keywords": [fold_keyword(k) for k in spec.trigger.keywords],
+        "revision": flow_revision(manifest),
+        "suspended": manifest.metadata.annotations.get(SUSPEND_ANNOTATION, "").strip().lower() == "true",
+    }, spec_json(manifest)
+
+
+def account_record(manifest: Account) -> dict[str, Any]:
+    return {
+        "channel": manifest.spec.channel,
+        "channel_id": manifest.spec.channel_id(),
+        "spec_hash": account_hash(manifest),
+        "spec_json": account_spec_json(manifest),
+    }
+
+
 def _record(doc: Document) -> tuple[dict[str, Any] | None, str | None]:
     manifest = doc.manifest
     if isinstance(manifest, Flow):
-        spec = manifest.spec
-        return {
-            "trigger": spec.trigger.type,
-            "state": spec.state,
-            "account": spec.trigger.account,
-            "display_name": manifest.metadata.displayName,
-            "remark": manifest.metadata.remark,
-            "logging": spec.logging,
-            "keywords": [fold_keyword(k) for k in spec.trigger.keywords],
-            "revision": flow_revision(manifest),
-            "suspended": manifest.metadata.annotations.get(SUSPEND_ANNOTATION, "").strip().lower() == "true",
-        }, spec_json(manifest)
+        return flow_record(manifest)
     if isinstance(manifest, Account):
-        return {
-            "channel": manifest.spec.channel,
-            "channel_id": manifest.spec.channel_id(),
-            "spec_hash": account_hash(manifest),
-            "spec_json": account_spec_json(manifest),
-        }, None
+        return account_record(manifest), None
     return None, None
 
 

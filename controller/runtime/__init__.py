@@ -1,1 +1,1 @@
-"""runtime"""
+"""The runtime host: inbound handling (engine + one store transaction), outbox dispatcher, timers."""

@@ -1,4 +1,5 @@
-"""The StateStore interface: actual state, revisions, history, status and the parse cache.
+"""The StateStore interface: actual state, revisions, history, status, the parse cache, and the
+runtime's sessions, dedupe records, outbox, execution events and timers.
 
 Every implementation (SQLite now, PostgreSQL in round 2) passes tests/store/contract.py.
 """
@@ -7,9 +8,25 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Literal, Mapping, Sequence
+import datetime as _dt
+from typing import Callable, Literal, Mapping, Sequence
 
+from controller.engine.session import ConversationKey
 from controller.lifecycle.state import Action, ActualState, FlowRecord, RevisionRecord, Transition
+
+from .records import (
+    Committed,
+    EventQuery,
+    EventRow,
+    OutboxRow,
+    Pruned,
+    Retention,
+    Seen,
+    SendResult,
+    SessionRow,
+    TimerRow,
+    Work,
+)
 
 
 class StoreError(Exception):
@@ -115,6 +132,96 @@ class StateStore(ABC):
 
     @abstractmethod
     def put_parse(self, entries: dict[str, bytes]) -> None: ...
+
+    @abstractmethod
+    def account_specs(self) -> dict[str, str]:
+        """Account name -> the applied spec JSON (credentials are references, never values)."""
+
+    # -- runtime: one unit of work ------------------------------------------------------------
+    @abstractmethod
+    def commit(self, work: Work, before_commit: Callable[[], None] | None = None) -> Committed:
+        """Apply `work` in ONE transaction: the dedupe record, session writes (each session's
+        deadline becomes its timer), new outbox rows, execution events and delivery statuses.
+
+        Writes nothing and answers `duplicate` when the dedupe key is already recorded, and
+        `conflict` when a session write's expected version is stale or a new session meets a
+        live one of the same conversation. `before_commit` runs when everything is written and
+        the transaction is about to commit (crash tests)."""
+
+    def commit_many(self, works: Sequence[Work],
+                    before_commit: Callable[[], None] | None = None) -> list[Committed | Exception]:
+        """Group commit: `commit` for each unit, as ONE transaction where the implementation can
+        (each unit still all or nothing; one that is a duplicate, a conflict or fails with a
+        storage error does not keep the others from being applied: its error is in the list)."""
+        results: list[Committed | Exception] = []
+        for i, work in enumerate(works):
+            last = i == len(works) - 1
+            try:
+                results.append(self.commit(work, before_commit if last else None))
+            except Exception as exc:
+                results.append(exc)
+        return results
+
+    @abstractmethod
+    def seen(self, scope: str, key: str) -> Seen | None:
+        """The dedupe record of an applied event, if any."""
+
+    # -- runtime: sessions --------------------------------------------------------------------
+    @abstractmethod
+    def session(self, session_id: str) -> SessionRow | None: ...
+
+    @abstractmethod
+    def live_session(self, key: ConversationKey) -> SessionRow | None:
+        """The conversation's session that has not ended (at most one)."""
+
+    @abstractmethod
+    def sessions(self, flow: str | None = None, status: str | None = None, limit: int = 100) -> list[SessionRow]:
+        """Sessions, the most recently started first; `status` one of the engine's statuses, or
+        `live` (not ended or expired)."""
+
+    # -- runtime: timers ----------------------------------------------------------------------
+    @abstractmethod
+    def due_timers(self, now: _dt.datetime, limit: int = 100) -> list[TimerRow]:
+        """Timers due at `now`, earliest first."""
+
+    @abstractmethod
+    def next_timer_at(self) -> _dt.datetime | None: ...
+
+    # -- runtime: outbox ----------------------------------------------------------------------
+    @abstractmethod
+    def claim_messages(self, now: _dt.datetime, limit: int) -> list[OutboxRow]:
+        """Due pending messages, each the oldest unsent one of its conversation with none of that
+        conversation in flight; marked `sending` with one more attempt, in one transaction."""
+
+    @abstractmethod
+    def settle_messages(self, results: Sequence[SendResult], now: _dt.datetime,
+                        before_commit: Callable[[], None] | None = None) -> None:
+        """Record attempts (one transaction): sent (with the channel's id; a status that came
+        first is applied), retry (back to pending at `next_attempt_at`), failed. Writes
+        message.sent / message.failed events for rows of logging flows."""
+
+    @abstractmethod
+    def recover_messages(self, now: _dt.datetime) -> int:
+        """Messages left `sending` by a process that stopped mid-send go back to pending, each
+        counted as a possible repeat. Returns how many."""
+
+    @abstractmethod
+    def next_message_at(self) -> _dt.datetime | None:
+        """When the earliest message that a claim could take is due (None: nothing to send)."""
+
+    @abstractmethod
+    def messages(self, session_id: str | None = None, conversation: str | None = None,
+                 limit: int = 1000) -> list[OutboxRow]:
+        """Outbox rows, oldest first."""
+
+    # -- runtime: events and retention --------------------------------------------------------
+    @abstractmethod
+    def events(self, query: EventQuery = EventQuery()) -> list[EventRow]: ...
+
+    @abstractmethod
+    def prune(self, retention: Retention) -> Pruned:
+        """Delete dedupe records, finished outbox rows, ended sessions and events older than the
+        retention; never a live session or an unsent message."""
 
     # -- lifecycle ----------------------------------------------------------------------------
     @abstractmethod

@@ -116,6 +116,98 @@ MIGRATIONS: tuple[Migration, ...] = (
         "parse cache keyed by git blob id",
         ("CREATE TABLE parse_cache (blob_id TEXT PRIMARY KEY, payload BLOB NOT NULL) WITHOUT ROWID",),
     ),
+    Migration(
+        4,
+        "runtime: sessions (with their deadlines), dedupe records, outbox, execution events",
+        (
+            # Rows in insertion order (rowid) are conversations in start order. One live session
+            # per conversation (sessions_live); ended ones stay until pruned. `version` makes every
+            # write a compare-and-set. A session's deadline is its timer (sessions_due). Indexed
+            # columns never change while a session is live, so a step rewrites no index but the
+            # deadline's.
+            """CREATE TABLE sessions (
+                id TEXT NOT NULL UNIQUE,
+                channel TEXT NOT NULL,
+                account TEXT NOT NULL,
+                address TEXT NOT NULL,
+                flow TEXT NOT NULL,
+                revision TEXT NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('active', 'waiting', 'handed_over', 'ended', 'expired')),
+                live INTEGER NOT NULL CHECK (live IN (0, 1)),
+                data TEXT NOT NULL,
+                started_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                deadline_at TEXT,
+                deadline_kind TEXT,
+                out_id TEXT,
+                version INTEGER NOT NULL,
+                CHECK ((deadline_at IS NULL) = (deadline_kind IS NULL))
+            )""",
+            "CREATE UNIQUE INDEX sessions_live ON sessions (channel, account, address) WHERE live = 1",
+            "CREATE INDEX sessions_flow ON sessions (flow)",
+            "CREATE INDEX sessions_due ON sessions (deadline_at) WHERE deadline_at IS NOT NULL",
+            "CREATE INDEX sessions_ended ON sessions (updated_at) WHERE live = 0",
+            # seq follows time, so pruning deletes from the front without an index on `at`.
+            """CREATE TABLE dedupe (
+                seq INTEGER PRIMARY KEY,
+                scope TEXT NOT NULL,
+                key TEXT NOT NULL,
+                at TEXT NOT NULL,
+                result TEXT,
+                UNIQUE (scope, key)
+            )""",
+            # Ids only grow while unsent rows exist, so id order is queue order per conversation.
+            """CREATE TABLE outbox (
+                id INTEGER PRIMARY KEY,
+                conversation TEXT NOT NULL,
+                channel TEXT NOT NULL,
+                account TEXT NOT NULL,
+                recipient TEXT NOT NULL,
+                message TEXT NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('pending', 'sending', 'sent', 'delivered', 'read', 'failed')),
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at TEXT NOT NULL,
+                channel_message_id TEXT,
+                error_code TEXT,
+                error_title TEXT,
+                repeats INTEGER NOT NULL DEFAULT 0,
+                session_id TEXT,
+                flow TEXT,
+                revision TEXT,
+                node TEXT,
+                logging INTEGER NOT NULL CHECK (logging IN (0, 1)),
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX outbox_unsent ON outbox (conversation, id) WHERE status IN ('pending', 'sending')",
+            "CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE status = 'pending'",
+            "CREATE INDEX outbox_channel_id ON outbox (channel, channel_message_id) WHERE channel_message_id IS NOT NULL",
+            "CREATE INDEX outbox_session ON outbox (session_id)",
+            "CREATE INDEX outbox_finished ON outbox (updated_at) WHERE status NOT IN ('pending', 'sending')",
+            # A status that arrives before the send that it is about has been recorded.
+            """CREATE TABLE early_statuses (
+                channel TEXT NOT NULL,
+                message_id TEXT NOT NULL,
+                status TEXT NOT NULL,
+                error_code TEXT,
+                error_title TEXT,
+                at TEXT NOT NULL,
+                PRIMARY KEY (channel, message_id, status)
+            ) WITHOUT ROWID""",
+            """CREATE TABLE events (
+                seq INTEGER PRIMARY KEY,
+                session_id TEXT NOT NULL,
+                flow TEXT NOT NULL,
+                revision TEXT NOT NULL,
+                node TEXT,
+                type TEXT NOT NULL,
+                time TEXT NOT NULL,
+                fields TEXT NOT NULL
+            )""",
+            "CREATE INDEX events_session ON events (session_id)",
+            "CREATE INDEX events_flow ON events (flow)",
+        ),
+    ),
 )
 
 VERSION = MIGRATIONS[-1].version

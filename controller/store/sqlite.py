@@ -24,6 +24,7 @@ from controller.lifecycle.state import (
 )
 from controller.store.base import Condition, ReconcileRecord, StateStore, StoreError
 from controller.store.schema import migrate
+from controller.store.sqlite_runtime import RuntimeTables
 
 # Well under SQLite's bound-parameter limit (999 before 3.32), so any build takes it.
 _CHUNK = 500
@@ -87,7 +88,7 @@ class _Account:
     commit: str | None
 
 
-class SQLiteStore(StateStore):
+class SQLiteStore(RuntimeTables, StateStore):
     """The embedded StateStore.
 
     Threads: the store holds one connection (opened with check_same_thread=False) and a lock
@@ -277,6 +278,10 @@ class SQLiteStore(StateStore):
                 "ON CONFLICT (blob_id) DO UPDATE SET payload = excluded.payload",
                 ((blob_id, bytes(payload)) for blob_id, payload in entries.items()),
             )
+
+    def account_specs(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._conn.execute("SELECT name, spec_json FROM accounts").fetchall())
 
     # -- lifecycle ----------------------------------------------------------------------------
     def close(self) -> None:

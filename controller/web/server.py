@@ -1,28 +1,44 @@
-"""The composition root of `chatflow serve`: source, store, reconciler, loop, watcher, HTTP."""
+"""The composition root of `chatflow serve`: source, store, reconciler, loop, watcher, runtime, HTTP."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 
 import structlog
 import uvicorn
 
+from controller.engine.http import HttpClient
+from controller.engine.llm import LlmClient
+from controller.engine.services import Services
 from controller.reconcile.loop import ReconcileLoop
 from controller.reconcile.readiness import secret_readiness
 from controller.reconcile.reconciler import Outcome, Reconciler
 from controller.source import watch
 from controller.source.git import GitSource
 from controller.source.remote import RemoteSource, is_url, redact_url
+from controller.runtime.dispatcher import DispatchConfig
+from controller.runtime.host import Runtime, session_ids
+from controller.runtime.live import LiveFlows
+from controller.runtime.retention import Pruner, RetentionPolicy
+from controller.runtime.scheduler import Scheduler
+from controller.runtime.settings import SettingError
+from controller.runtime.worker import OutboxWorker
 from controller.store.sqlite import SQLiteStore
 
 from .app import Context, Settings, build_app
+from . import openapi
+from .runtime_api import RuntimeApi
+from .webhooks import Webhooks
 
 log = structlog.get_logger("chatflow.serve")
+
+GC_THRESHOLDS = (50_000, 20, 100)  # gen0 allocations, then gen0 and gen1 collections per older one
 
 
 @dataclass(frozen=True)
@@ -70,7 +86,37 @@ class Service:
         self.loop = ReconcileLoop(self._run_once, config.poll_interval)
         self._first = True
         self.ctx = Context(self.store, self.loop, self.reconciler, Settings.from_env(config.host, label, self.branch))
+        self._wire_runtime()
         self.app = build_app(self.ctx, lifespan=self._lifespan)
+
+    def _wire_runtime(self) -> None:
+        """The runtime serves the live set from the store at once (after a restart, before the
+        first reconcile) and swaps in each reconcile's result; secrets are resolved at use."""
+        self.retention = RetentionPolicy.from_env()
+        self.flows = LiveFlows(self.store)
+        self.reconciler.on_live_change(self._live_changed)
+        self.http = HttpClient()
+        self.reads = SQLiteStore(self.store.path)  # WAL: the runtime's reads never wait for a commit
+        services = Services(http=self.http, llm=LlmClient(http=self.http), new_id=session_ids())
+        self.runtime = Runtime(self.store, self.flows, services, reads=self.reads)
+        DispatchConfig.from_env()  # a bad setting stops serve now, not the worker later
+        self.worker = OutboxWorker(Path(self.store.path), self._worker_exited)
+        self.scheduler = Scheduler(self.reads, self.runtime)
+        self.pruner = Pruner(self.store, self.retention)
+        self.runtime.on_messages = self.worker.wake
+        self.runtime.on_deadline = self.scheduler.wake
+        self.ctx.extra_routes += [*Webhooks(self.runtime).routes(), *RuntimeApi(self.ctx, self.runtime).routes(),
+                                  *openapi.routes()]
+        self.exit_code = 0
+        self.stop_serving: Callable[[], None] = lambda: None
+
+    def _live_changed(self, outcome: Outcome) -> None:
+        self.flows.refresh()
+        self.worker.refresh()
+
+    def _worker_exited(self, code: int) -> None:
+        self.exit_code = code or 1
+        self.stop_serving()
 
     def _run_once(self) -> Outcome:
         force, self._first = self._first, False  # refresh status (e.g. secrets) once at start
@@ -84,7 +130,15 @@ class Service:
     @contextlib.asynccontextmanager
     async def _lifespan(self, app) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        tasks = [asyncio.create_task(self.loop.run(stop), name="reconcile-loop")]
+        # Everything loaded so far lives as long as the process: keep the collector from walking
+        # it again and again, and collect the young less often (measured: p99 76 -> 23 ms, bench/).
+        gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
+        self.worker.start()
+        tasks = [asyncio.create_task(self.loop.run(stop), name="reconcile-loop"),
+                 asyncio.create_task(self.worker.watch(), name="outbox-worker")]
+        runtime_tasks = [asyncio.create_task(self.scheduler.run(stop), name="timers"),
+                         asyncio.create_task(self.pruner.run(stop), name="retention")]
         if not isinstance(self.source, RemoteSource):
             tasks.append(asyncio.create_task(self._watch(stop), name="watch"))
         log.info("serving", source=self.ctx.settings.source_label, branch=self.branch, root=self.config.root,
@@ -95,7 +149,12 @@ class Service:
             stop.set()
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            # timers being fired finish their transaction; then the sends in flight are recorded
+            await asyncio.gather(*tasks, *runtime_tasks, return_exceptions=True)
+            await asyncio.to_thread(self.worker.stop)
+            self.runtime.close()
+            self.http.close()
+            self.reads.close()
             self.store.close()
             self.source.close()
             log.info("stopped")
@@ -110,6 +169,13 @@ class Service:
 
 
 def run(config: ServeConfig) -> None:
-    service = Service(config)
-    uvicorn.run(service.app, host=config.host, port=config.port, log_level="warning", lifespan="on",
-                timeout_graceful_shutdown=10)
+    try:
+        service = Service(config)
+    except SettingError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    server = uvicorn.Server(uvicorn.Config(service.app, host=config.host, port=config.port, log_level="warning",
+                                           lifespan="on", timeout_graceful_shutdown=10))
+    service.stop_serving = lambda: setattr(server, "should_exit", True)
+    server.run()
+    if service.exit_code:
+        raise SystemExit(service.exit_code)

@@ -15,6 +15,7 @@ from controller.store.base import StoreError
 from controller.store.schema import APPLICATION_ID, MIGRATIONS, VERSION, Migration, migrate
 from controller.store.sqlite import SQLiteStore
 
+from .runtime_contract import RuntimeContract
 from .contract import (
     PROJECT,
     REV1,
@@ -56,6 +57,10 @@ def store_factory(tmp_path: Path) -> SQLiteFactory:
 
 
 class TestSQLiteStoreContract(StoreContract):
+    pass
+
+
+class TestSQLiteRuntimeContract(RuntimeContract):
     pass
 
 

@@ -36,7 +36,9 @@ def test_new_commit_goes_live_without_restart(repo):
         assert flow_status(server, "faq")["actualState"] == "published"
         repo.write("flows.d/greet.yaml", flow("greet", keywords=("hello",)))
         head = repo.commit("add greet")
-        live = server.wait_for(lambda: (f := flow_status(server, "greet")) and f["commit"] == head and f, what="greet live")
+        # the flow row commits before its conditions: wait for both
+        live = server.wait_for(lambda: (f := flow_status(server, "greet")) and f["commit"] == head
+                               and any(c["type"] == "Ready" for c in f["conditions"]) and f, what="greet live")
         assert live["actualState"] == "published"
         assert ready(live)["status"] == "True"
         assert server.status()["commit"] == head

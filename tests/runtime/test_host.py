@@ -1,0 +1,195 @@
+"""The runtime host in-process over a real SQLite store: group commit, order per conversation,
+concurrency across conversations, blocking services off the event loop, the live set."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from controller.engine.http import HttpClient
+from controller.engine.messages import Contact, InboundEvent
+from controller.engine.services import Services
+from controller.lifecycle.desired import desired_account, desired_flow
+from controller.lifecycle.state import Action
+from controller.manifests.models import Account, Flow
+from controller.manifests.revision import flow_revision
+from controller.runtime.host import Runtime
+from controller.runtime.live import LiveFlows, flow_model
+from controller.store.records import EventQuery
+from controller.store.sqlite import SQLiteStore
+
+from ..engine.fakeserver import Answer, FakeServer
+
+NOW = "2026-01-01T00:00:00Z"
+ACCOUNT = {"apiVersion": "chatflow/v1", "kind": "Account", "metadata": {"name": "wa"},
+           "spec": {"channel": "whatsapp", "credentials": {"accessToken": {"env": "T"}, "appSecret": {"env": "S"},
+                                                           "verifyToken": {"env": "V"}},
+                    "whatsapp": {"phoneNumberId": "106540352242922"}}}
+ASK = {
+    "start": {"type": "start", "next": "ask"},
+    "ask": {"type": "question", "text": "Your name?", "save_as": "name", "next": "hello"},
+    "hello": {"type": "message", "text": "Hello {{ vars.name }}", "next": "again"},
+    "again": {"type": "goto", "target": "ask", "max_jumps": 50, "next": "done"},
+    "done": {"type": "end"},
+}
+
+
+def flow_doc(name: str, nodes: dict[str, Any], logging: bool = False, keywords: tuple[str, ...] = (),
+             variables: dict[str, Any] | None = None) -> Flow:
+    return Flow.model_validate({"apiVersion": "chatflow/v1", "kind": "Flow", "metadata": {"name": name},
+                                "spec": {"state": "published", "logging": logging,
+                                         "trigger": {"type": "whatsapp", "account": "wa", "keywords": list(keywords)},
+                                         "variables": variables or {}, "nodes": nodes}})
+
+
+def publish(store: SQLiteStore, flow: Flow) -> None:
+    f = desired_flow(flow)
+    store.apply([Action("Flow", flow.name, "create", trigger="whatsapp", logging=f.logging, keywords=f.keywords,
+                        revision=f.revision, spec_json=f.spec_json),
+                 Action("Flow", flow.name, "bind", account="wa"),
+                 Action("Flow", flow.name, "publish", revision=f.revision, spec_json=f.spec_json, keywords=f.keywords)],
+                "c1", NOW)
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    s = SQLiteStore(tmp_path / "state.db")
+    a = desired_account(Account.model_validate(ACCOUNT))
+    s.apply([Action("Account", "wa", "create-account", channel=a.channel, channel_id=a.channel_id,
+                    spec_hash=a.spec_hash, spec_json=a.spec_json)], "c1", NOW)
+    yield s
+    s.close()
+
+
+def host(store: SQLiteStore, services: Services | None = None) -> Runtime:
+    return Runtime(store, LiveFlows(store), services or Services())
+
+
+def text(address: str, body: str, n: int) -> InboundEvent:
+    return InboundEvent(channel="whatsapp", account_channel_id="106540352242922", kind="message",
+                        contact=Contact(address, "Ana"), message_id=f"wamid.{address}.{n}", type="text", text=body)
+
+
+def replies(store: SQLiteStore, address: str) -> list[str]:
+    return [m.message["text"] for m in store.messages() if m.to == address]
+
+
+def test_units_ready_together_share_one_transaction(store):
+    publish(store, flow_doc("names", ASK))
+    rt = host(store)
+    account = rt.flows.current.accounts["wa"]
+
+    async def burst() -> None:
+        await asyncio.gather(*(rt.receive(account, [text(f"1555{i:04d}", "hi", 0)]) for i in range(40)))
+
+    asyncio.run(burst())
+    assert len(store.sessions(status="live")) == 40
+    assert all(replies(store, f"1555{i:04d}") == ["Your name?"] for i in range(40))
+    assert rt.committer.units == 40 and rt.committer.batches < 40
+    rt.close()
+
+
+def test_events_of_one_conversation_apply_in_arrival_order(store):
+    publish(store, flow_doc("names", ASK))
+    rt = host(store)
+    account = rt.flows.current.accounts["wa"]
+
+    async def chat() -> None:
+        await asyncio.gather(*(rt.receive(account, [text("15550001", body, n)])
+                               for n, body in enumerate(["hi", "Ana", "Bo", "Cy"])))
+
+    asyncio.run(chat())
+    assert replies(store, "15550001") == ["Your name?", "Hello Ana", "Your name?", "Hello Bo", "Your name?",
+                                          "Hello Cy", "Your name?"]
+    rt.close()
+
+
+def test_a_blocking_http_call_runs_off_the_event_loop_and_other_conversations_go_on(store):
+    with FakeServer() as api:
+        api.routes["/slow"] = Answer(200, {"who": "the slow API"}, delay=1.0)
+        nodes = {
+            "start": {"type": "start", "next": "route"},
+            "route": {"type": "condition", "branches": [{"when": "message.text == 'slow'", "next": "call"}],
+                      "default": "quick"},
+            "call": {"type": "http", "url": api.url + "/slow", "save": {"who": "who"}, "next": "said",
+                     "on_failure": "quick"},
+            "said": {"type": "message", "text": "Answer from {{ vars.who }}", "next": "done"},
+            "quick": {"type": "message", "text": "Quick answer", "next": "done"},
+            "done": {"type": "end"},
+        }
+        publish(store, flow_doc("calls", nodes))
+        http = HttpClient()
+        rt = host(store, Services(http=http))
+        account = rt.flows.current.accounts["wa"]
+        finished: dict[str, float] = {}
+
+        async def one(address: str, body: str) -> None:
+            await rt.receive(account, [text(address, body, 0)])
+            finished[address] = time.monotonic()
+
+        async def both() -> None:
+            await asyncio.gather(one("15550001", "slow"), one("15550002", "fast"))
+
+        asyncio.run(both())
+        http.close()
+        rt.close()
+    assert replies(store, "15550001") == ["Answer from the slow API"]
+    assert replies(store, "15550002") == ["Quick answer"]
+    assert finished["15550002"] < finished["15550001"] - 0.5  # the slow call did not hold the loop
+
+
+def test_execution_events_are_kept_only_for_flows_that_log(store):
+    publish(store, flow_doc("logged", ASK, logging=True, keywords=("logged",)))
+    publish(store, flow_doc("quiet", ASK, logging=False))
+    rt = host(store)
+    account = rt.flows.current.accounts["wa"]
+
+    async def two() -> None:
+        await rt.receive(account, [text("15550001", "logged", 0)])
+        await rt.receive(account, [text("15550002", "hello", 0)])
+
+    asyncio.run(two())
+    flows = {r.event.flow for r in store.events(EventQuery())}
+    assert flows == {"logged"}
+    rt.close()
+
+
+def test_the_live_set_runs_exactly_the_published_revision(store):
+    flow = flow_doc("names", {**ASK, "ask": {**ASK["ask"], "timeout": {"after": "1h", "next": "done"}}})
+    publish(store, flow)
+    live = LiveFlows(store).current.flows["names"]
+    assert live.revision == flow_revision(flow)
+    assert flow_revision(flow_model("names", store.revision("names", live.revision).spec_json)) == live.revision
+
+
+def test_a_refresh_swaps_the_live_set_whole(store):
+    flows = LiveFlows(store)
+    before = flows.current
+    publish(store, flow_doc("names", ASK))
+    after = flows.refresh()
+    assert "names" not in before.flows and "names" in after.flows and flows.current is after
+    assert [f.name for f in after.by_account["wa"]] == ["names"]
+    assert json.loads(store.account_specs()["wa"])["channel"] == "whatsapp"
+
+
+def test_start_flow_hands_the_contact_to_another_published_flow_in_the_same_transaction(store):
+    publish(store, flow_doc("first", {
+        "start": {"type": "start", "next": "hi"},
+        "hi": {"type": "message", "text": "Passing you on", "next": "hop"},
+        "hop": {"type": "start_flow", "flow": "second", "variables": {"topic": "'billing'"}},
+    }))
+    publish(store, flow_doc("second", ASK, keywords=("second",), variables={"topic": {"type": "string"}}))
+    rt = host(store)
+    asyncio.run(rt.receive(rt.flows.current.accounts["wa"], [text("15550001", "hello", 0)]))
+    assert replies(store, "15550001") == ["Passing you on", "Your name?"]
+    rows = {r.session.flow: r.session for r in store.sessions()}
+    assert (rows["first"].status, rows["first"].outcome) == ("ended", "start_flow")
+    assert (rows["second"].status, rows["second"].node, dict(rows["second"].trigger)) == ("waiting", "ask",
+                                                                                            {"topic": "billing"})
+    assert rt.committer.batches == 1
+    rt.close()
