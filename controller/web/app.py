@@ -1,4 +1,4 @@
-"""The starlette app: health, status, metrics and the git push hook; later issues add their routes here."""
+"""The starlette app: health, status, metrics, pages and the git push hook; later issues add their routes here."""
 
 from __future__ import annotations
 
@@ -125,6 +125,8 @@ def status_document(ctx: Context) -> dict[str, Any]:
 
 def build_app(ctx: Context, on_startup: list[Callable[[], Any]] | None = None,
               on_shutdown: list[Callable[[], Any]] | None = None, lifespan: Any = None) -> Starlette:
+    from .pages import page_routes  # the pages use this module's helpers
+
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -161,6 +163,7 @@ def build_app(ctx: Context, on_startup: list[Callable[[], Any]] | None = None,
         Route("/status", guarded(ctx, status)),
         Route("/metrics", guarded(ctx, metrics)),
         Route("/hooks/git", git_hook, methods=["POST"]),
+        *page_routes(ctx),
         *ctx.extra_routes,
     ]
     return Starlette(routes=routes, lifespan=lifespan)
