@@ -10,6 +10,7 @@ mean as the order and spacing allow. Everything is deterministic: ties keep disc
 
 from __future__ import annotations
 
+from bisect import bisect_right, insort
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -198,6 +199,7 @@ def _longest_path(order: list[str], dag: list[tuple[int, str, str]]) -> dict[str
 
 
 def _crossings(rows: list[list[str]], segments: list[tuple[str, str]]) -> int:
+    """Edge crossings between adjacent layers: inversions of the lower ends, counted with bisect."""
     pos = {n: i for row in rows for i, n in enumerate(row)}
     level = {n: k for k, row in enumerate(rows) for n in row}
     by_layer: dict[int, list[tuple[int, int]]] = {}
@@ -205,10 +207,10 @@ def _crossings(rows: list[list[str]], segments: list[tuple[str, str]]) -> int:
         by_layer.setdefault(level[a], []).append((pos[a], pos[b]))
     total = 0
     for pairs in by_layer.values():
-        for i, (a1, b1) in enumerate(pairs):
-            for a2, b2 in pairs[i + 1:]:
-                if (a1 - a2) * (b1 - b2) < 0:
-                    total += 1
+        seen: list[int] = []
+        for _, lower in sorted(pairs):
+            total += len(seen) - bisect_right(seen, lower)  # earlier edges that end further right
+            insort(seen, lower)
     return total
 
 

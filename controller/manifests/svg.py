@@ -219,7 +219,7 @@ def _path(points: Sequence[Point]) -> str:
     d = [f"M{_num(x0)},{_num(y0)}"]
     px, py = x0, y0
     for x, y in rest:
-        if abs(x - px) < 0.5:
+        if abs(x - px) < 6:  # nearly aligned: a straight stroke reads better than a tiny wiggle
             d.append(f"L{_num(x)},{_num(y)}")
         else:
             my = (py + y) / 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -146,9 +147,15 @@ def _flow_view(ctx: Context, name: str, rev: str | None) -> dict[str, Any] | Non
         "shown_is_live": chosen is not None and record is not None and chosen.hash == record.live_revision,
         "selected": rev if chosen is not None and rev else None,
         "node_count": len(spec.get("nodes") or {}),
-        "svg": render(spec.get("nodes") or {}, f"{name} revision #{chosen.number}", id_prefix="canvas") if chosen else "",
+        "svg": _canvas(name, chosen.hash, chosen.number, chosen.spec_json) if chosen else "",
         "commit": report["commit"],
     }
+
+
+@lru_cache(maxsize=256)
+def _canvas(name: str, revision: str, number: int, spec_json: str) -> str:
+    """A stored revision never changes, so neither does its drawing (pages refresh every few seconds)."""
+    return render(json.loads(spec_json).get("nodes") or {}, f"{name} revision #{number}", id_prefix="canvas")
 
 
 def _choose(revisions: list[RevisionRecord], live: str | None, rev: str | None) -> RevisionRecord | None:
