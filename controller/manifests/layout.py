@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from bisect import bisect_right, insort
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 Point = tuple[float, float]
+Gap = Callable[[str, str], float]  # room between two neighbours in a layer
 
 
 @dataclass(frozen=True)
@@ -240,7 +241,7 @@ def _order(rows: list[list[str]], segments: list[tuple[str, str]], sweeps: int =
     return best
 
 
-def _positions(rows: list[list[str]], segments: list[tuple[str, str]], width: dict[str, float], gap) -> dict[str, float]:
+def _positions(rows: list[list[str]], segments: list[tuple[str, str]], width: dict[str, float], gap: Gap) -> dict[str, float]:
     """Centre x of every vertex: packed rows, then pulled towards their neighbours."""
     up: dict[str, list[str]] = {}
     down: dict[str, list[str]] = {}
@@ -278,7 +279,7 @@ def _positions(rows: list[list[str]], segments: list[tuple[str, str]], width: di
     return x
 
 
-def _fit(row: list[str], wanted: list[float], width: dict[str, float], gap) -> list[float]:
+def _fit(row: list[str], wanted: list[float], width: dict[str, float], gap: Gap) -> list[float]:
     """Centres as near to `wanted` as possible (least squares) keeping order and spacing:
     isotonic regression by pooling adjacent violators."""
     offsets = [0.0]

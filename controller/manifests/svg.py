@@ -153,7 +153,7 @@ def _svg(drawing: Layout, boxes: Mapping[str, Box], edges: Sequence[tuple[str, s
     taken: list[tuple[float, float, float, float]] = [(p.x, p.y, p.x + p.width, p.bottom) for p in nodes]
     out.append('<g class="cf-edges">')
     for route in sorted(drawing.routes, key=lambda r: r.index):
-        source, target, label = edges[route.index]
+        label = edges[route.index][2]
         out.append(_edge(route, label, prefix, taken))
     out.append("</g>")
     out.append('<g class="cf-nodes">')

@@ -7,7 +7,7 @@ import hmac
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Awaitable, Callable
 from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -30,7 +30,7 @@ _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoesc
 def page_routes(ctx: Context) -> list[BaseRoute]:
     """GET /, /flows/{name}, /flows/{name}/graph.svg and /login (DESIGN §6 access rules)."""
 
-    def guard(handler):
+    def guard(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             if not authorized(request, ctx.settings):
                 return _page("message.html", request, ctx, status_code=401, title="Sign in",
@@ -128,7 +128,8 @@ def _flow_view(ctx: Context, name: str, rev: str | None) -> dict[str, Any] | Non
     desired = last.snapshot.desired.flows.get(name) if last is not None and last.snapshot is not None else None
     item = dict(status or {"name": name, "conditions": []})
     trigger = (spec.get("trigger") or {}).get("type") or item.get("trigger")
-    variables = {k: (v or {}).get("default") for k, v in (spec.get("variables") or {}).items()}
+    # the declared trigger inputs, with their defaults (or an empty value to fill in)
+    variables = {k: (v or {}).get("default") if (v or {}).get("default") is not None else "" for k, v in (spec.get("variables") or {}).items()}
     return {
         "flow": dict(item, ready=_ready(item), problems=_problems(item)),
         "record": record,
@@ -139,7 +140,7 @@ def _flow_view(ctx: Context, name: str, rev: str | None) -> dict[str, Any] | Non
         "manifest_path": desired.path if desired else None,
         "trigger": trigger,
         "manual": trigger == "manual",
-        "variables_json": json.dumps({k: v for k, v in variables.items()}, ensure_ascii=False),
+        "variables_json": json.dumps(variables, ensure_ascii=False),
         "revisions": [{"number": r.number, "hash": r.hash, "commit": r.commit, "created_at": r.created_at,
                        "live": record is not None and r.hash == record.live_revision,
                        "shown": chosen is not None and r.hash == chosen.hash} for r in reversed(revisions)],

@@ -123,19 +123,26 @@ def test_a_screenshot_of_the_order_status_canvas_is_saved(served):
     print(f"\nscreenshots: {shot} {index}")
 
 
-def test_the_test_panel_shows_what_the_test_endpoint_answers(served):
+def test_the_test_panel_converses_through_the_test_endpoint(served):
+    """The happy path of the Instagram FAQ, carried by the page's link; the panel shows exactly what
+    POST /api/v1/flows/{name}/test answers for the same conversation (its error, until it exists)."""
     server, base = served
-    says = ["hi", "Track my order", "1234"]
-    html = dom(base, f"{server.url}/flows/order-status?" + urlencode([("say", s) for s in says]))
-    answer = server.client.post("/api/v1/flows/order-status/test", json={"say": says})
+    says = ["hi", "Opening hours", "No, thanks"]
+    html = dom(base, f"{server.url}/flows/instagram-faq?" + urlencode([("say", s) for s in says]))
+    answer = server.client.post("/api/v1/flows/instagram-faq/test", json={"say": says})
     shown = element_text(html, "transcript")
     if answer.status_code == 200:
-        assert 'id="transcript" aria-live="polite" data-status="ok"' in html
-        for step in answer.json()["steps"]:
+        steps = answer.json()["steps"]
+        assert steps[-1]["ended"], "the happy path ends the conversation"
+        assert re.search(r'id="transcript"[^>]*data-status="ok"', html)
+        assert re.search(r'id="transcript"[^>]*data-ended="true"', html)
+        for step in steps:
             assert step["say"] in shown
             for reply in step["replies"]:
                 assert reply["text"] in shown
+        assert "We're open Mon-Fri" in shown and "Thanks for reaching out!" in shown
     else:
-        assert 'data-status="error"' in html
+        assert re.search(r'id="transcript"[^>]*data-status="error"', html)
         assert f"The server answered {answer.status_code}" in shown
-        assert (answer.json().get("error") if "json" in answer.headers.get("content-type", "") else answer.text.strip()) in shown
+        why = answer.json().get("error") if "json" in answer.headers.get("content-type", "") else answer.text.strip()
+        assert why in shown

@@ -115,6 +115,29 @@ def test_a_flow_without_logging_says_how_to_turn_it_on(repo):
         assert "spec.logging: true" in page.all_text
 
 
+def test_a_flow_that_never_validated_shows_why_and_no_canvas(repo):
+    repo.write("flows.d/new.yaml", flow("new", keywords=("new",)).replace("next: done", "next: gone"))
+    repo.commit("a broken new flow")
+    with Server(repo.path) as server:
+        response = server.client.get("/flows/new")
+        assert response.status_code == 200 and "<svg" not in response.text
+        text = Elements(response.text).all_text
+        assert "No stored revision to draw yet: the manifest has never been valid" in text
+        assert "ValidationFailed" in text and "gone" in text
+
+
+def test_a_manual_flow_page_offers_its_trigger_inputs(repo):
+    manual = flow("blast", trigger="manual", account=None).replace(
+        "  nodes:", "  variables:\n    phone: {type: string}\n    total: {type: number, default: 5}\n  nodes:")
+    repo.write("flows.d/blast.yaml", manual)
+    repo.commit("manual flow")
+    with Server(repo.path) as server:
+        html = server.client.get("/flows/blast").text
+        page = Elements(html)
+        assert page.find("section", id="test-panel", data_manual="true") and page.find("button", id="test-start")
+        assert '{&#34;phone&#34;: &#34;&#34;, &#34;total&#34;: 5}' in html
+
+
 def test_an_unknown_flow_is_a_404_page(repo):
     with Server(repo.path) as server:
         response = server.client.get("/flows/nope")
@@ -152,6 +175,13 @@ def test_pages_need_the_token_off_loopback_and_a_login_cookie_keeps_it(repo):
         assert server.client.get("/status").status_code == 200
         elsewhere = server.client.get("/login", params={"token": "s3cret", "next": "//evil.example/x"})
         assert elsewhere.headers["location"] == "/"
+
+
+def test_off_loopback_without_a_token_set_pages_stay_closed(repo):
+    with Server(repo.path, "--host", "0.0.0.0", env={"CHATFLOW_API_TOKEN": ""}) as server:
+        assert server.client.get("/").status_code == 401
+        login = server.client.get("/login", params={"token": "anything"})
+        assert login.status_code == 401 and "no CHATFLOW_API_TOKEN" in login.text
 
 
 def test_on_loopback_without_a_token_login_just_goes_to_the_page(repo):
