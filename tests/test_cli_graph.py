@@ -113,3 +113,9 @@ def test_graph_rev_live_of_an_unpublished_flow_points_at_its_stored_revision(rep
     result = run_cli("graph", "faq", "--rev", "live", "--repo", str(repo.path))
     assert result.returncode == 1
     assert "no live revision" in result.stderr and "--rev 1" in result.stderr
+
+
+def test_graph_help_shows_its_examples_one_per_line():
+    result = run_cli("graph", "--help")
+    assert result.returncode == 0
+    assert "\n    chatflow graph order-status -o svg > order-status.svg\n" in result.stdout

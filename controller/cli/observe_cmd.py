@@ -42,6 +42,7 @@ def graph(
     """Draw a flow from start to end: nodes with their type and text, edges labelled with the
     branch conditions ("else", "failure", "no reply in 1h"...), loops drawn dashed.
 
+    \b
     Examples:
       chatflow graph order-status                          # Mermaid, from flows.d on disk
       chatflow graph order-status -o svg > order-status.svg
