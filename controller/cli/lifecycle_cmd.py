@@ -230,26 +230,50 @@ def _status_table(report: dict) -> None:
 
 
 def _status_markdown(report: dict, store: StateStore) -> str:
-    out = [f"### chatflow status at `{str(report['commit'] or 'none')[:12]}`", "",
-           "| flow | trigger | account | desired | actual | revision | ready | reason |", "|---|---|---|---|---|---|---|---|"]
+    """A PR comment or wiki page: the tables, what is not ready and why, and a Mermaid diagram per flow."""
+    last = report["lastReconcile"]
+    out = [f"### chatflow status at `{str(report['commit'] or 'none')[:12]}`", ""]
+    if last["at"]:
+        out += [f"Last reconcile {last['at']} ({last['result']}).", ""]
+    out += ["| flow | trigger | account | desired | actual | revision | commit | ready | reason |",
+            "|---|---|---|---|---|---|---|---|---|"]
     for f in report["flows"]:
         ready, reason, _ = _ready(f)
         mark = "✅" if ready == "True" else "❌"
         rev = f"`{f['revision']}` (#{f['revisionNumber']})" if f["revision"] else ""
-        out.append(f"| `{f['name']}` | {f['trigger'] or ''} | {f['account'] or ''} | {f['desiredState'] or ''} | {f['actualState']} | {rev} | {mark} | {reason} |")
+        commit = f"`{f['commit'][:12]}`" if f["commit"] else ""
+        out.append(f"| `{f['name']}` | {f['trigger'] or ''} | {_cell(f['account'])} | {f['desiredState'] or ''} | {f['actualState']} "
+                   f"| {rev} | {commit} | {mark} | {_cell(reason)} |")
     if report["accounts"]:
         out += ["", "| account | channel | ready | reason |", "|---|---|---|---|"]
         for a in report["accounts"]:
             ready, reason, _ = _ready(a)
-            out.append(f"| `{a['name']}` | {a['channel'] or ''} | {'✅' if ready == 'True' else '❌'} | {reason} |")
+            out.append(f"| `{a['name']}` | {a['channel'] or ''} | {'✅' if ready == 'True' else '❌'} | {_cell(reason)} |")
+    problems = []
+    for kind, items in (("Flow", report["flows"]), ("Account", report["accounts"])):
+        for item in items:
+            ready, reason, message = _ready(item)
+            if ready != "True":
+                problems.append(f"- {kind} `{item['name']}` **{reason}**: {_cell(message)}")
+                problems += [f"  - {c['type']} ({c['reason']}): {_cell(c['message'])}" for c in item["conditions"]
+                             if c["type"] in ("Invalid", "Blocked") and c["status"] == "True" and c["message"] != message]
+    if problems:
+        out += ["", "#### Not ready", "", *problems]
     for f in report["flows"]:
         if not f["revision"]:
             continue
         stored = store.revision(f["name"], f["revision"])
         if stored is None:
             continue
-        out += ["", f"#### `{f['name']}`", "", "```mermaid", flowchart(json.loads(stored.spec_json).get("nodes", {})), "```"]
+        which = "live" if f["actualState"] == "published" else "newest, not live"
+        out += ["", f"#### `{f['name']}` · revision #{stored.number} `{stored.hash}` ({which})", "",
+                "```mermaid", flowchart(json.loads(stored.spec_json).get("nodes", {})), "```"]
     return "\n".join(out) + "\n"
+
+
+def _cell(text: str | None) -> str:
+    """Text safe inside a Markdown table cell."""
+    return " ".join(str(text or "").split()).replace("|", "\\|")
 
 
 @app.command()

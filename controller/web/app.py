@@ -1,7 +1,8 @@
-"""The starlette app: health, status and the git push hook; later issues add their routes here."""
+"""The starlette app: health, status, metrics, pages and the git push hook; later issues add their routes here."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import ipaddress
@@ -18,6 +19,8 @@ from controller.reconcile.loop import ReconcileLoop
 from controller.reconcile.reconciler import Reconciler
 from controller.reconcile.report import status_json
 from controller.store.base import StateStore
+
+from .metrics import CONTENT_TYPE, Metrics
 
 MAX_HOOK_BODY = 1024 * 1024
 
@@ -54,6 +57,11 @@ class Context:
     reconciler: Reconciler
     settings: Settings
     extra_routes: list[BaseRoute] = field(default_factory=list)
+    metrics: Metrics | None = None  # one registry per app; made from the store when not given
+
+    def __post_init__(self) -> None:
+        if self.metrics is None:
+            self.metrics = Metrics(self.store)
 
 
 def _client_is_loopback(request: Request) -> bool:
@@ -117,6 +125,8 @@ def status_document(ctx: Context) -> dict[str, Any]:
 
 def build_app(ctx: Context, on_startup: list[Callable[[], Any]] | None = None,
               on_shutdown: list[Callable[[], Any]] | None = None, lifespan: Any = None) -> Starlette:
+    from .pages import page_routes  # the pages use this module's helpers
+
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -129,6 +139,10 @@ def build_app(ctx: Context, on_startup: list[Callable[[], Any]] | None = None,
 
     async def status(request: Request) -> Response:
         return JSONResponse(status_document(ctx))
+
+    async def metrics(request: Request) -> Response:
+        assert ctx.metrics is not None
+        return Response(await asyncio.to_thread(ctx.metrics.exposition), media_type=CONTENT_TYPE)
 
     async def git_hook(request: Request) -> Response:
         body = await read_body(request, MAX_HOOK_BODY)
@@ -147,7 +161,9 @@ def build_app(ctx: Context, on_startup: list[Callable[[], Any]] | None = None,
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/status", guarded(ctx, status)),
+        Route("/metrics", guarded(ctx, metrics)),
         Route("/hooks/git", git_hook, methods=["POST"]),
+        *page_routes(ctx),
         *ctx.extra_routes,
     ]
     return Starlette(routes=routes, lifespan=lifespan)

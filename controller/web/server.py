@@ -33,6 +33,7 @@ from controller.store.sqlite import SQLiteStore
 
 from .app import Context, Settings, build_app
 from . import openapi
+from .metrics import Metrics
 from .runtime_api import RuntimeApi
 from .webhooks import Webhooks
 
@@ -83,9 +84,11 @@ class Service:
         self.store = SQLiteStore(state)
         self.reconciler = Reconciler(self.store, self.source, config.root.strip("/"), self.source.root_dir / config.root)
         self.reconciler.readiness = secret_readiness
-        self.loop = ReconcileLoop(self._run_once, config.poll_interval)
+        self.metrics = Metrics(self.store)
+        self.loop = ReconcileLoop(self.metrics.timed(self._run_once), config.poll_interval)
         self._first = True
-        self.ctx = Context(self.store, self.loop, self.reconciler, Settings.from_env(config.host, label, self.branch))
+        self.ctx = Context(self.store, self.loop, self.reconciler, Settings.from_env(config.host, label, self.branch),
+                           metrics=self.metrics)
         self._wire_runtime()
         self.app = build_app(self.ctx, lifespan=self._lifespan)
 
