@@ -147,7 +147,16 @@ def _from_commit(ws: Workspace, name: str, rev: str) -> tuple[dict[str, Any], st
             source.close()
     except (SourceError, ValueError) as exc:
         raise GraphError(f"--rev {rev!r} is not `live`, a stored revision of `{name}` or a git revision here ({exc})", 2)
-    return _from_catalog(snapshot.catalog, name, f"{ws.shown(ws.root)} at {commit[:12]}"), f"commit {commit[:12]}"
+    where = f"{ws.shown(ws.root)} at {commit[:12]}"
+    flow = snapshot.desired.flows.get(name)
+    if flow is None:
+        problems = snapshot.desired.invalid.get(("Flow", name))
+        if problems is not None:
+            raise GraphError(f"flow `{name}` in {where} is invalid; fix it first:\n  "
+                             + "\n  ".join(str(d) for d in problems.diagnostics if d.is_error))
+        known = ", ".join(sorted(snapshot.desired.flows)) or "none"
+        raise GraphError(f"no flow `{name}` in {where}; flows: {known}")
+    return json.loads(flow.spec_json).get("nodes", {}), f"commit {commit[:12]}"
 
 
 def _escape(text: str) -> str:
