@@ -45,6 +45,7 @@ def validate(
     root, while only the PATHs given are reported. Exit 0 when there are no errors (warnings are
     allowed unless --strict), 1 otherwise.
 
+    \b
     Examples:
       chatflow validate                    # the whole flows.d/
       chatflow validate flows.d/faq.yaml   # one file, checked against the rest

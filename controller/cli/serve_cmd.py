@@ -31,6 +31,7 @@ def serve(
     GitHub/GitLab/Gitea push webhook; set CHATFLOW_GIT_HOOK_SECRET to accept it from other
     hosts), and a poll interval. Status is at GET /status, health at /healthz and /readyz.
 
+    \b
     Examples:
       chatflow serve                                 # this repo's flows.d on 127.0.0.1:8080
       chatflow serve --worktree                      # edit files and see them live, no commit

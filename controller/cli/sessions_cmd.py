@@ -30,6 +30,7 @@ def sessions(
     """List conversations: id, flow and revision, status, where each waits, the contact, and its
     next deadline. The same data as GET /api/v1/conversations.
 
+    \b
     Examples:
       chatflow sessions
       chatflow sessions order-status --status handed_over -o json

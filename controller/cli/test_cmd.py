@@ -48,6 +48,7 @@ def test_cmd(
 
     Exit 0 when the conversation ran (or every FlowTest passed), 1 otherwise.
 
+    \b
     Examples:
       chatflow test order-status --say hi --say "Track my order" --say 1234
       chatflow test reengagement --var phone=+15550002222 --var cart_total=150 -o json
