@@ -12,7 +12,7 @@ from controller.crash import crash_point
 from controller.lifecycle.plan import plan as make_plan
 from controller.lifecycle.state import ActualState, Blocked, Plan
 from controller.source.git import GitSource
-from controller.store.base import ReconcileRecord, StateStore
+from controller.store.base import Condition, ReconcileRecord, StateStore
 
 from . import conditions
 from .apply import apply_plan
@@ -100,9 +100,8 @@ class Reconciler:
         applied = apply_plan(self.store, plan, commit, now)
         after = self.store.actual()
         not_ready = self.readiness(snapshot, after) if self.readiness else None
-        for subject, conds in conditions.compute(snapshot.desired, after, plan, applied.refused, now, not_ready).items():
-            self.store.set_conditions(subject[0], subject[1], conds)
-        self._clear_gone(snapshot, after)
+        computed = conditions.compute(snapshot.desired, after, plan, applied.refused, now, not_ready)
+        self.store.set_conditions_many(self._condition_changes(computed, snapshot, after))
         outcome = Outcome(commit, False, plan, applied.refused, len(applied.applied), snapshot)
         outcome.duration_ms = (time.perf_counter() - started) * 1000
         self.store.set_reconcile_record(ReconcileRecord(commit, now, round(outcome.duration_ms, 1), outcome.result))
@@ -126,11 +125,22 @@ class Reconciler:
                         for a in plan.actions)
         return replace(plan, actions=actions)
 
-    def _clear_gone(self, snapshot: Snapshot, after) -> None:
-        """Deleted flows and accounts keep no status."""
+    def _condition_changes(self, computed: dict[tuple[str, str], list[Condition]], snapshot: Snapshot,
+                           after: ActualState) -> dict[tuple[str, str], list[Condition]]:
+        """Only the subjects whose conditions differ from the stored ones are written (a condition
+        keeps its lastTransitionTime while its status holds), all in one transaction; deleted
+        flows and accounts keep no status."""
+        stored = self.store.all_conditions()
         keep = {("Flow", n) for n in after.flows} | {("Account", n) for n in after.accounts}
         keep |= {("Flow", n) for n in snapshot.desired.flows} | {("Account", n) for n in snapshot.desired.accounts}
         keep |= set(snapshot.desired.invalid)
-        for subject in self.store.all_conditions():
-            if subject not in keep:
-                self.store.set_conditions(subject[0], subject[1], [])
+        changes = {subject: conds for subject, conds in computed.items()
+                   if subject in keep and _essence(conds) != _essence(stored.get(subject, []))}
+        for subject in (*stored, *computed):
+            if subject not in keep and stored.get(subject):
+                changes[subject] = []
+        return changes
+
+
+def _essence(conds: list[Condition]) -> list[tuple[str, str, str, str]]:
+    return [(c.type, c.status, c.reason, c.message) for c in conds]
