@@ -8,8 +8,11 @@ from typing import Any, Callable
 
 import httpx
 
+from controller.manifests.models import Account
+from controller.manifests.secrets import resolve
+
 from . import signature
-from .base import Handshake, SendResult, SignatureCheck, header, response_json, retry_after
+from .base import ChannelAdapter, Handshake, SendResult, SignatureCheck, header, response_json, retry_after
 from .payload import ident, obj, text
 
 GRAPH_API_VERSION = "v21.0"  # pass graph_version= to an adapter to use another
@@ -94,3 +97,19 @@ def classify(response: httpx.Response, message_id: Callable[[Any], str | None]) 
         http_status=status,
         retry_after=retry_after(response),
     )
+
+
+class GraphAdapter(ChannelAdapter):
+    """What Meta's channels share: Graph API webhooks routed by payload, the `hub.verify_token`
+    handshake and the X-Hub-Signature-256 check, with the account's own credentials."""
+
+    max_body_bytes = MAX_BODY_BYTES
+    signature_header = SIGNATURE_HEADER
+    routing = "payload"
+    default_api_base = GRAPH_API_BASE
+
+    def handshake(self, account: Account, query: Mapping[str, str]) -> Handshake:
+        return handshake(query, resolve(account.spec.credentials.verifyToken))  # type: ignore[union-attr]
+
+    def verify(self, account: Account, body: bytes, headers: Mapping[str, str]) -> SignatureCheck:
+        return verify(body, headers, resolve(account.spec.credentials.appSecret))  # type: ignore[union-attr]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import httpx
@@ -20,7 +19,7 @@ from controller.manifests.models import Account
 from controller.manifests.secrets import resolve
 
 from . import graph
-from .base import ChannelAdapter, Handshake, RenderError, SendResult, SignatureCheck
+from .base import RenderError, SendResult
 from .degrade import check_shape, clip, numbered_text, options
 from .payload import bounded, epoch, ident, load, number, obj, objs, text
 
@@ -29,28 +28,16 @@ ATTACHMENT_MEDIA = {"image": "image", "video": "video", "audio": "audio", "file"
 ENVELOPE_KEYS = ("sender", "recipient", "timestamp")
 
 
-class MessagingAdapter(ChannelAdapter):
+class MessagingAdapter(graph.GraphAdapter):
     """Messenger and Instagram differ only in the envelope `object`, limits and media types."""
 
     object_name: ClassVar[str]
     limits: ClassVar[ChannelLimits]
     send_media: ClassVar[frozenset[str]]  # OutMedia kinds sent as attachments; others as a link
-    max_body_bytes = graph.MAX_BODY_BYTES
-    signature_header = graph.SIGNATURE_HEADER
-    routing = "payload"
-    default_api_base = graph.GRAPH_API_BASE
 
     def __init__(self, graph_version: str = graph.GRAPH_API_VERSION, messaging_type: str = MESSAGING_TYPE) -> None:
         self.graph_version = graph_version
         self.messaging_type = messaging_type
-
-    # -- verify ------------------------------------------------------------------------------
-
-    def handshake(self, account: Account, query: Mapping[str, str]) -> Handshake:
-        return graph.handshake(query, resolve(account.spec.credentials.verifyToken))  # type: ignore[union-attr]
-
-    def verify(self, account: Account, body: bytes, headers: Mapping[str, str]) -> SignatureCheck:
-        return graph.verify(body, headers, resolve(account.spec.credentials.appSecret))  # type: ignore[union-attr]
 
     # -- parse -------------------------------------------------------------------------------
 

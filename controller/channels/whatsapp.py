@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -20,7 +19,7 @@ from controller.manifests.models import Account
 from controller.manifests.secrets import resolve
 
 from . import graph
-from .base import ChannelAdapter, Handshake, SendResult, SignatureCheck
+from .base import SendResult
 from .degrade import check_shape, clip, numbered_text, options
 from .payload import arr, bounded, epoch, ident, load, number, obj, objs, text
 
@@ -33,23 +32,11 @@ MEDIA_TYPES = {"image": "image", "video": "video", "audio": "audio", "document":
 STATUSES = ("sent", "delivered", "read", "failed")
 
 
-class WhatsAppAdapter(ChannelAdapter):
+class WhatsAppAdapter(graph.GraphAdapter):
     name = "whatsapp"
-    max_body_bytes = graph.MAX_BODY_BYTES
-    signature_header = graph.SIGNATURE_HEADER
-    routing = "payload"
-    default_api_base = graph.GRAPH_API_BASE
 
     def __init__(self, graph_version: str = graph.GRAPH_API_VERSION) -> None:
         self.graph_version = graph_version
-
-    # -- verify ------------------------------------------------------------------------------
-
-    def handshake(self, account: Account, query: Mapping[str, str]) -> Handshake:
-        return graph.handshake(query, resolve(account.spec.credentials.verifyToken))  # type: ignore[union-attr]
-
-    def verify(self, account: Account, body: bytes, headers: Mapping[str, str]) -> SignatureCheck:
-        return graph.verify(body, headers, resolve(account.spec.credentials.appSecret))  # type: ignore[union-attr]
 
     # -- parse -------------------------------------------------------------------------------
 
