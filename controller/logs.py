@@ -6,7 +6,7 @@ import logging
 import re
 import sys
 import threading
-from typing import Any
+from typing import Any, Mapping
 
 import structlog
 
@@ -19,13 +19,13 @@ class SecretRegistry:
     """Values resolved from secret references; any of them in a log event is replaced."""
 
     def __init__(self) -> None:
-        self._values: set[str] = set()
+        self._values: frozenset[str] = frozenset()  # replaced whole: readers never see it change under them
         self._lock = threading.Lock()
 
     def add(self, value: str) -> None:
-        if len(value) >= 4:
+        if len(value) >= 4 and value not in self._values:
             with self._lock:
-                self._values.add(value)
+                self._values = self._values | {value}
 
     def scrub(self, text: str) -> str:
         for value in self._values:
@@ -49,9 +49,19 @@ def _redact(value: Any, key: str = "") -> Any:
     return value
 
 
+def looks_secret(name: str) -> bool:
+    """A key or variable name that says it holds a secret (token, password, api_key...)."""
+    return bool(_SECRET_KEY.search(name))
+
+
+def scrub(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The same redaction as the processor, for any record that leaves the process (execution events)."""
+    return {k: _redact(v, str(k)) for k, v in fields.items()}
+
+
 def redact(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
     """structlog processor: secret-looking keys and every resolved secret value become ***."""
-    return {k: _redact(v, k) for k, v in event.items()}
+    return scrub(event)
 
 
 def configure(json_lines: bool | None = None, level: int = logging.INFO) -> None:

@@ -37,7 +37,7 @@ def _root(
 
 
 def _register() -> None:
-    from . import create_cmd, lifecycle_cmd, manifests_cmd, observe_cmd, serve_cmd, sessions_cmd, test_cmd  # noqa: F401  (each registers its commands)
+    from . import create_cmd, lifecycle_cmd, logs_cmd, manifests_cmd, observe_cmd, serve_cmd, sessions_cmd, test_cmd  # noqa: F401  (each registers its commands)
 
 
 _register()

@@ -47,10 +47,11 @@ class HttpClient:
                 content["json"] = request.body
         started = time.perf_counter()
         try:
+            # merged, not passed as `params`: httpx would replace the URL's own query string with them
+            url = httpx.URL(request.url).copy_merge_params(list(request.query)) if request.query else request.url
             with self._client.stream(
                 request.method,
-                request.url,
-                params=list(request.query),
+                url,
                 headers=headers,
                 timeout=httpx.Timeout(request.timeout),
                 **content,

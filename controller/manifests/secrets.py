@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from controller.logs import SECRETS
+
 from .components import SecretRef
 
 
@@ -17,11 +19,13 @@ def describe(ref: SecretRef) -> str:
 
 
 def resolve(ref: SecretRef) -> str:
-    """The secret's value. File contents lose one trailing newline, as `echo x > file` adds one."""
+    """The secret's value, from now on masked in logs and execution events. File contents lose one
+    trailing newline, as `echo x > file` adds one."""
     if ref.env is not None:
         value = os.environ.get(ref.env)
         if value is None or value == "":
             raise SecretMissing(f"environment variable {ref.env} is not set")
+        SECRETS.add(value)
         return value
     assert ref.file is not None
     path = Path(ref.file).expanduser()
@@ -32,6 +36,7 @@ def resolve(ref: SecretRef) -> str:
     text = text[:-1] if text.endswith("\n") else text
     if not text:
         raise SecretMissing(f"secret file {ref.file} is empty")
+    SECRETS.add(text)
     return text
 
 

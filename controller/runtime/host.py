@@ -70,16 +70,18 @@ class Unit:
     work: Work | None
     reply: Any = None
     deadline: _dt.datetime | None = None
+    seen: bool = False  # a redelivery of an input already applied: nothing to write
 
 
 @dataclass(frozen=True)
 class Done:
     committed: Committed | None
     reply: Any = None
+    seen: bool = False  # the build found the input applied before (a redelivery)
 
     @property
     def duplicate(self) -> bool:
-        return self.committed is not None and self.committed.outcome == "duplicate"
+        return self.seen or (self.committed is not None and self.committed.outcome == "duplicate")
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,8 @@ class Triggered:
 
 class Runtime:
     """Applies inputs to conversations. `on_messages` is called after a commit that queued
-    messages (the dispatcher's wake); `on_deadline` with the earliest deadline a commit set."""
+    messages (the dispatcher's wake); `on_deadline` with the earliest deadline a commit set;
+    `on_event` with each inbound event once it is handled."""
 
     def __init__(self, store: StateStore, flows: LiveFlows, services: Services = OFFLINE,
                  clock: Callable[[], _dt.datetime] = utc_now, workers: int = WORKERS,
@@ -121,6 +124,7 @@ class Runtime:
         self.committer = Committer(store)
         self.on_messages: Callable[[], None] = lambda: None
         self.on_deadline: Callable[[_dt.datetime], None] = lambda at: None
+        self.on_event: Callable[[InboundEvent, Done], None] = lambda event, done: None  # metrics
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="runtime")
         self._loop_thread: int | None = None
@@ -181,7 +185,7 @@ class Runtime:
             if unit.deadline is not None:
                 self.on_deadline(unit.deadline)
         return Done(committed, unit.reply if committed is None or committed.applied else
-                    (committed.result if committed.outcome == "duplicate" else unit.reply))
+                    (committed.result if committed.outcome == "duplicate" else unit.reply), unit.seen)
 
     def unit(self, tx: Transaction, dedupe: Dedupe | None = None, reply: Any = None) -> Unit:
         deadlines = [s.deadline.at for s in tx.sessions if s.deadline is not None]
@@ -196,6 +200,7 @@ class Runtime:
             key = inbound.conversation_key(account, event)
             done = await self.apply(str(key) if key is not None else None,
                                     lambda e=event: inbound.build(self, account, e))
+            self.on_event(event, done)
             if event.kind == "conversation_started" and done.reply:
                 answer = done.reply
         return answer

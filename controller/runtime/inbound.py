@@ -53,7 +53,7 @@ def build(rt: "Runtime", account: Account, event: InboundEvent) -> "Unit":
         if seen is not None:
             log.info("duplicate delivery; already applied", channel=event.channel, account=account.name,
                      kind=event.kind, key=dedupe.key)
-            return Unit(None, seen.result)
+            return Unit(None, seen.result, seen=True)
     if event.kind == "status" and event.status is not None:
         s = event.status
         change = StatusChange(event.channel, s.message_id, s.status, s.error_code, s.error_title)

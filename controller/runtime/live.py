@@ -13,6 +13,8 @@ import structlog
 from controller.manifests.models import API_VERSION, Account, Flow
 from controller.store.base import StateStore
 
+from .privacy import EventPolicy
+
 log = structlog.get_logger("chatflow.runtime")
 
 
@@ -36,6 +38,7 @@ class Live:
     accounts: Mapping[str, Account] = field(default_factory=dict)
     by_channel: Mapping[str, tuple[Account, ...]] = field(default_factory=dict)
     logging: Mapping[str, bool] = field(default_factory=dict)  # every stored flow, published or not
+    policy: EventPolicy = EventPolicy()  # what the execution events of logging flows keep
 
     def account_for(self, channel: str, channel_id: str | None) -> Account | None:
         """The account a payload names by its channel id (phone_number_id, page id, IG user id)."""
@@ -98,8 +101,9 @@ class LiveFlows:
     """Holds the current Live and the flows of any revision (a session finishes on the revision
     it started on, also after an unpublish). Models are built once per (name, revision)."""
 
-    def __init__(self, store: StateStore) -> None:
+    def __init__(self, store: StateStore, policy: EventPolicy = EventPolicy()) -> None:
         self.store = store
+        self.policy = policy
         self._flows: dict[tuple[str, str], Flow] = {}
         self._accounts = LiveAccounts(store)
         self._lock = threading.Lock()
@@ -131,6 +135,7 @@ class LiveFlows:
                 accounts=accounts,
                 by_channel={k: tuple(sorted(v, key=lambda a: a.name)) for k, v in by_channel.items()},
                 logging={name: record.logging for name, record in actual.flows.items()},
+                policy=self.policy,
             )
             self.current = live
             return live

@@ -48,3 +48,18 @@ def whole(name: str, default: int, env: Mapping[str, str] | None = None, *, mini
     if not text.isdigit() or int(text) < minimum:
         raise SettingError(f"{name}={text!r} is not a whole number of at least {minimum}")
     return int(text)
+
+
+_TRUE = ("true", "yes", "on", "1")
+_FALSE = ("false", "no", "off", "0")
+
+
+def flag(name: str, default: bool, env: Mapping[str, str] | None = None) -> bool:
+    text = _raw(name, env)
+    if text is None:
+        return default
+    if text.lower() in _TRUE:
+        return True
+    if text.lower() in _FALSE:
+        return False
+    raise SettingError(f"{name}={text!r} is not true or false (also accepted: yes/no, on/off, 1/0)")

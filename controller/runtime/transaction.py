@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as _dt
 
+from controller.engine import events as ev
 from controller.engine.events import Execution, Outgoing, Step
 from controller.engine.session import ConversationKey, Session
 from controller.store.records import Dedupe, NewMessage, SessionWrite, StatusChange, Work
 
 from .live import Live
-from .outbound import message_json
+from .outbound import message_json, preview
+from .privacy import recorded
 
 
 def conversation_id(channel: str, account: str, address: str) -> str:
@@ -21,7 +23,8 @@ class Transaction:
     """Collects session writes, outgoing messages and execution events, in order.
 
     A session written twice is written once, with its last state and the version first read.
-    Execution events are kept only for flows with `logging: true`. With `welcome` set, the first
+    Execution events are kept only for flows with `logging: true`, as the live set's policy keeps
+    them (message bodies or not; secrets never). With `welcome` set, the first
     message to the contact is held back (a Viber welcome goes in the HTTP answer instead).
     """
 
@@ -48,17 +51,22 @@ class Transaction:
         """A step of a session read at `version` (None: the step started a new session)."""
         if step.handled or step.events:  # else the input changed nothing (a stale timer...)
             self.write(step.session, version, out_id)
-        logging = self.live.logging
+        queued: Outgoing | None = None
         for event in step.events:
             if isinstance(event, Execution):
-                if logging.get(event.flow, False):
-                    self.events.append(event)
+                if event.type == ev.MESSAGE_QUEUED and queued is not None and "text" not in event.fields:
+                    # the engine emits message.queued right after the message it queued: say what it says
+                    event = Execution(event.type, event.conversation, event.flow, event.revision, event.node,
+                                      event.time, {"text": preview(message_json(queued.message)), **event.fields})
+                queued = None
+                self.note(event)
             elif isinstance(event, Outgoing):
+                queued = event
                 self._message(step.session, event)
 
     def note(self, event: Execution) -> None:
         if self.live.logging.get(event.flow, False):
-            self.events.append(event)
+            self.events.append(recorded(event, self.live.policy))
 
     @property
     def sessions(self) -> list[Session]:

@@ -56,6 +56,13 @@ def step_json(row: EventRow) -> dict[str, Any]:
             **{k: v for k, v in e.fields.items() if k not in ("type", "node", "time", "seq")}}
 
 
+def event_json(row: EventRow) -> dict[str, Any]:
+    """One execution event as `chatflow logs -o json` prints it and the events API returns it."""
+    e = row.event
+    return {"seq": row.seq, "time": _time(e.time), "type": e.type, "flow": e.flow, "revision": e.revision,
+            "conversation": e.conversation, "node": e.node, "fields": dict(e.fields)}
+
+
 def execution_json(row: SessionRow, steps: list[EventRow], messages: list[OutboxRow], logging: bool) -> dict[str, Any]:
     """Twilio-Studio-like: the execution, its steps (execution events, when the flow logs) and
     its context (what templates see)."""

@@ -21,6 +21,7 @@ from .records import (
     OutboxRow,
     Pruned,
     Retention,
+    RuntimeCounts,
     Seen,
     SendResult,
     SessionRow,
@@ -217,6 +218,10 @@ class StateStore(ABC):
     # -- runtime: events and retention --------------------------------------------------------
     @abstractmethod
     def events(self, query: EventQuery = EventQuery()) -> list[EventRow]: ...
+
+    @abstractmethod
+    def counts(self) -> RuntimeCounts:
+        """Outbox messages by channel and status, live sessions by status, timers set: for metrics."""
 
     @abstractmethod
     def prune(self, retention: Retention) -> Pruned:

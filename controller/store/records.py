@@ -224,7 +224,8 @@ class Pruned:
 
 @dataclass(frozen=True)
 class EventQuery:
-    """Which execution events to read (all filters optional), oldest first."""
+    """Which execution events to read (all filters optional), oldest first; at most `limit` of
+    them: the oldest ones, or with `newest` the newest ones (still returned oldest first)."""
 
     session_id: str | None = None
     flow: str | None = None
@@ -232,9 +233,21 @@ class EventQuery:
     after_seq: int | None = None
     limit: int = 1000
     types: tuple[str, ...] = field(default_factory=tuple)
+    newest: bool = False
 
 
 @dataclass(frozen=True)
 class EventRow:
     seq: int
     event: Execution
+
+
+@dataclass(frozen=True)
+class RuntimeCounts:
+    """What the runtime holds now (metrics read it at scrape time): outbox messages by (channel,
+    status) with their counted possible repeats, live sessions by status, and timers set."""
+
+    outbox: Mapping[tuple[str, str], int]
+    repeats: Mapping[str, int]
+    sessions: Mapping[str, int]
+    timers: int

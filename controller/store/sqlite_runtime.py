@@ -24,6 +24,7 @@ from .records import (
     OutboxRow,
     Pruned,
     Retention,
+    RuntimeCounts,
     Seen,
     SendResult,
     SessionRow,
@@ -279,13 +280,28 @@ class RuntimeTables:
         sql = "SELECT seq, session_id, flow, revision, node, type, time, fields FROM events"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY seq LIMIT ?"
+        sql += " ORDER BY seq DESC LIMIT ?" if query.newest else " ORDER BY seq LIMIT ?"
         with self._lock:
             rows = self._conn.execute(sql, (*args, max(0, int(query.limit)))).fetchall()
+        if query.newest:
+            rows.reverse()
         return [
             EventRow(seq, Execution(type_, session_id, flow, revision, node, unstamp(time), json.loads(fields)))
             for seq, session_id, flow, revision, node, type_, time, fields in rows
         ]
+
+    # -- counts -------------------------------------------------------------------------------
+    def counts(self) -> RuntimeCounts:
+        with self._lock:
+            outbox = self._conn.execute(
+                "SELECT channel, status, count(*), sum(repeats) FROM outbox GROUP BY channel, status").fetchall()
+            sessions = self._conn.execute("SELECT status, count(*) FROM sessions WHERE live = 1 GROUP BY status").fetchall()
+            timers = self._conn.execute("SELECT count(*) FROM sessions WHERE deadline_at IS NOT NULL").fetchone()[0]
+        repeats: dict[str, int] = {}
+        for channel, _, _, n in outbox:
+            repeats[channel] = repeats.get(channel, 0) + int(n or 0)
+        return RuntimeCounts(outbox={(channel, status): n for channel, status, n, _ in outbox}, repeats=repeats,
+                             sessions=dict(sessions), timers=int(timers))
 
     # -- retention ----------------------------------------------------------------------------
     def prune(self, retention: Retention) -> Pruned:

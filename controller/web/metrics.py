@@ -1,8 +1,7 @@
-"""Prometheus metrics: one registry per app, counters the host increments, gauges read from the store at scrape time."""
+"""Prometheus metrics: one registry per app, counters the server increments, gauges read from the store at scrape time."""
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Callable, Iterable
 
@@ -11,28 +10,37 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from controller.channels.registry import ADAPTERS
 from controller.reconcile.reconciler import Outcome
 from controller.store.base import StateStore
+from controller.store.records import OUTBOX_STATUSES, UNSENT
 
 log = structlog.get_logger("chatflow.metrics")
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 FLOW_STATES = ("published", "unpublished")
+CHANNELS = tuple(ADAPTERS)  # their series are always present, 0 until used
+LIVE_STATUSES = ("active", "waiting", "handed_over")
+OUTCOMES = {200: "ok", 400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+            405: "not_allowed", 413: "too_large", 503: "unavailable"}
+RUNTIME_FAMILIES = (("chatflow_outbox_depth", ["channel"]), ("chatflow_outbox_messages", ["channel", "status"]),
+                    ("chatflow_outbox_repeats", ["channel"]), ("chatflow_active_sessions", ["status"]),
+                    ("chatflow_timers_pending", []))
 RECONCILE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-
-Sampler = Callable[["Metrics"], None]
 
 
 class Metrics:
     """Every metric of one app (docs/observability.md lists them).
 
-    The reconcile loop is wrapped with `timed`; the runtime calls `webhook_request`,
-    `event_processed`, `send_result` as things happen and sets the gauges that describe its
-    queues (outbox depth, sessions, timers), either directly or from a sampler registered with
-    `add_sampler`, which runs just before each scrape.
+    The reconcile loop is wrapped with `timed`; the webhooks call `webhook_request` and the
+    runtime `event_processed` as things happen. What the runtime holds (outbox, sessions, timers)
+    and what the outbox worker (a process of its own) did is read from the store at scrape time,
+    by `RuntimeCollector`, so it is right whichever process or replica did the work.
     """
 
-    def __init__(self, store: StateStore | None = None) -> None:
+    def __init__(self, store: StateStore | None = None, counts: StateStore | None = None) -> None:
+        """`store` answers the flow and condition gauges; `counts` (default: `store`) the runtime's,
+        best a connection of their own so that a scrape never waits for a commit."""
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.reconciles = Counter("chatflow_reconciles", "Reconciles run, by result: ok, blocked, invalid, "
@@ -44,21 +52,14 @@ class Metrics:
                                         "(0 after a success).", registry=r)
         self.last_success = Gauge("chatflow_reconcile_last_success_timestamp_seconds", "Unix time of the last reconcile "
                                   "that did not fail.", registry=r)
-        self.webhook_requests = Counter("chatflow_webhook_requests", "Channel webhook requests, by channel and outcome.",
-                                        ["channel", "outcome"], registry=r)
-        self.events_processed = Counter("chatflow_events_processed", "Inbound channel events handled (committed), by "
-                                        "channel and event type.", ["channel", "type"], registry=r)
-        self.outbox_sends = Counter("chatflow_outbox_sends", "Outbox send attempts, by channel and result.",
-                                    ["channel", "result"], registry=r)
-        self.outbox_depth = Gauge("chatflow_outbox_depth", "Messages waiting in the outbox, by channel.", ["channel"],
-                                  registry=r)
-        self.active_sessions = Gauge("chatflow_active_sessions", "Conversations not ended, by status (active, waiting, "
-                                     "handed_over).", ["status"], registry=r)
-        self.timers_pending = Gauge("chatflow_timers_pending", "Stored timers not fired yet.", registry=r)
-        self._samplers: list[Sampler] = []
-        self._lock = threading.Lock()
+        self.webhook_requests = Counter("chatflow_webhook_requests", "Channel webhook requests answered, by channel and "
+                                        "outcome.", ["channel", "outcome"], registry=r)
+        self.events_processed = Counter("chatflow_events_processed", "Inbound channel events applied (a redelivered "
+                                        "duplicate is not counted again), by channel and kind.", ["channel", "type"],
+                                        registry=r)
         if store is not None:
             r.register(StoreCollector(store))
+            r.register(RuntimeCollector(counts or store))
 
     # -- reconciles -------------------------------------------------------------------------------
     def reconcile(self, result: str, seconds: float | None) -> None:
@@ -88,44 +89,59 @@ class Metrics:
         return run
 
     # -- the runtime's events ---------------------------------------------------------------------
-    def webhook_request(self, channel: str, outcome: str) -> None:
-        """One webhook request answered; outcome: ok, unauthorized, forbidden, not_found, unavailable,
-        too_large, bad_request (docs/observability.md)."""
-        self.webhook_requests.labels(channel, outcome).inc()
+    def webhook_request(self, channel: str, status: int) -> None:
+        """One webhook request answered with `status` (the outcome label names it, docs/observability.md);
+        `channel` must be a known channel's name or `unknown`, so a caller cannot make up series."""
+        self.webhook_requests.labels(channel, OUTCOMES.get(status, "error")).inc()
 
-    def event_processed(self, channel: str, type: str) -> None:
-        """One inbound event committed (message, postback, status...)."""
-        self.events_processed.labels(channel, type).inc()
-
-    def send_result(self, channel: str, result: str) -> None:
-        """One outbox send attempt; result: sent, retry, failed."""
-        self.outbox_sends.labels(channel, result).inc()
-
-    def set_outbox_depth(self, channel: str, depth: int) -> None:
-        self.outbox_depth.labels(channel).set(depth)
-
-    def set_active_sessions(self, status: str, count: int) -> None:
-        self.active_sessions.labels(status).set(count)
-
-    def set_timers_pending(self, count: int) -> None:
-        self.timers_pending.set(count)
-
-    def add_sampler(self, sampler: Sampler) -> None:
-        """Run `sampler(metrics)` before every scrape, to set gauges from the store."""
-        with self._lock:
-            self._samplers.append(sampler)
+    def event_processed(self, channel: str, kind: str) -> None:
+        """One inbound event applied (message, status, conversation_started, unsubscribed...)."""
+        self.events_processed.labels(channel, kind).inc()
 
     # -- exposition -------------------------------------------------------------------------------
     def exposition(self) -> bytes:
-        """The text format of every metric (blocking: samplers and collectors read the store)."""
-        with self._lock:
-            samplers = list(self._samplers)
-        for sampler in samplers:
-            try:
-                sampler(self)
-            except Exception as exc:  # a broken sampler must not take the other metrics down
-                log.warning("metrics sampler failed", error=f"{type(exc).__name__}: {exc}")
+        """The text format of every metric (blocking: the collectors read the store)."""
         return generate_latest(self.registry)
+
+
+class RuntimeCollector(Collector):
+    """The outbox, sessions and timers, counted from the store at scrape time. A store that cannot
+    answer is logged and its families left out: the other metrics are still served."""
+
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+
+    def describe(self) -> Iterable[Metric]:
+        return [GaugeMetricFamily(name, "", labels=labels) for name, labels in RUNTIME_FAMILIES]
+
+    def collect(self) -> Iterable[Metric]:
+        try:
+            counts = self.store.counts()
+        except Exception as exc:
+            log.warning("runtime metrics unavailable", error=f"{type(exc).__name__}: {exc}")
+            return
+        channels = sorted({c for c, _ in counts.outbox} | set(CHANNELS))
+        depth = GaugeMetricFamily("chatflow_outbox_depth", "Messages waiting in the outbox (pending or being sent), by "
+                                  "channel.", labels=["channel"])
+        results = GaugeMetricFamily("chatflow_outbox_messages", "Outbox messages kept (sent ones for the outbox "
+                                    "retention, 8 days), by channel and status: pending, sending, sent, delivered, "
+                                    "read, failed.", labels=["channel", "status"])
+        repeats = GaugeMetricFamily("chatflow_outbox_repeats", "Sends of kept outbox messages that may have reached "
+                                    "the contact twice (a timeout or crash after the channel accepted one), by "
+                                    "channel.", labels=["channel"])
+        for channel in channels:
+            depth.add_metric([channel], sum(counts.outbox.get((channel, s), 0) for s in UNSENT))
+            for status in OUTBOX_STATUSES:
+                results.add_metric([channel, status], counts.outbox.get((channel, status), 0))
+            repeats.add_metric([channel], counts.repeats.get(channel, 0))
+        sessions = GaugeMetricFamily("chatflow_active_sessions", "Conversations not ended, by status (active, waiting, "
+                                     "handed_over).", labels=["status"])
+        for status in LIVE_STATUSES:
+            sessions.add_metric([status], counts.sessions.get(status, 0))
+        timers = GaugeMetricFamily("chatflow_timers_pending", "Timers set and not fired yet (question timeouts, delays, "
+                                   "handoff timeouts, expiry).")
+        timers.add_metric([], counts.timers)
+        yield from (depth, results, repeats, sessions, timers)
 
 
 class StoreCollector(Collector):

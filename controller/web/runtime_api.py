@@ -1,4 +1,5 @@
-"""The runtime's HTTP API (DESIGN §6): manual trigger, executions, conversations, test conversations.
+"""The runtime's HTTP API (DESIGN §6): manual trigger, executions, conversations, execution events,
+test conversations.
 
 Request bodies are validated by the pydantic models below; every route needs the API token
 (`guarded`) unless the server is bound to loopback without one.
@@ -6,6 +7,7 @@ Request bodies are validated by the pydantic models below; every route needs the
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Annotated, Any, Literal, Union
 
@@ -16,9 +18,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from controller.engine.messages import Contact
+from controller.runtime.eventlog import BadFilter, EventFilter, parse_limit, parse_since, read, unknown_flow
 from controller.runtime.host import Refused, Runtime, TriggerRequest
 from controller.runtime.transcript import Said, transcript
-from controller.runtime.views import conversation_json, execution_json
+from controller.runtime.views import conversation_json, event_json, execution_json
 from controller.store.records import EventQuery
 
 from .app import Context, guarded, read_body
@@ -27,6 +30,7 @@ log = structlog.get_logger("chatflow.api")
 
 MAX_API_BODY = 256 * 1024
 MAX_SAY = 200  # inputs in one test conversation
+EVENTS_LIMIT = 100  # events in one answer unless `limit` says otherwise
 STATUSES = ("active", "waiting", "handed_over", "ended", "expired", "live")
 REFUSAL_STATUS = {"NotFound": 404, "NotManual": 422, "Discarded": 422, "UnknownAccount": 422,
                   "ChannelMismatch": 422, "Conflict": 409, "NotHandedOver": 409, "Ended": 409}
@@ -113,6 +117,7 @@ class RuntimeApi:
             Route("/api/v1/conversations/{id}/release", g(self.release), methods=["POST"]),
             Route("/api/v1/conversations/{id}/end", g(self.end), methods=["POST"]),
             Route("/api/v1/flows/{name}/test", g(self.test), methods=["POST"]),
+            Route("/api/v1/flows/{name}/events", g(self.events), methods=["GET"]),
         ]
 
     # -- executions ---------------------------------------------------------------------------
@@ -172,6 +177,34 @@ class RuntimeApi:
         except Refused as exc:
             return _error(REFUSAL_STATUS.get(exc.reason, 409), exc.message, reason=exc.reason, **exc.detail)
         return JSONResponse(conversation_json(row))
+
+    # -- execution events ---------------------------------------------------------------------
+    async def events(self, request: Request) -> Response:
+        """The filters of `chatflow logs`: conversation, since, limit; `after` (a cursor) to poll."""
+        name, q = request.path_params["name"], request.query_params
+        try:
+            since = parse_since(q["since"], self.runtime.clock()) if q.get("since") else None
+            limit = parse_limit(q.get("limit") or EVENTS_LIMIT)
+            after = q.get("after") or None
+            if after is not None and not after.isdigit():
+                raise BadFilter(f"after {after!r} is not a cursor (the `cursor` of an earlier answer)")
+        except BadFilter as exc:
+            return _error(400, str(exc))
+        wanted = EventFilter(name, q.get("conversation") or None, since, limit)
+
+        def load() -> dict[str, Any] | str:
+            problem = unknown_flow(self.runtime.reads, name)
+            if problem is not None:
+                return problem
+            page = read(self.runtime.reads, wanted, int(after) if after is not None else None)
+            return {"flow": name, "logging": self.runtime.flows.current.logs(name),
+                    "events": [event_json(row) for row in page.events], "cursor": page.cursor,
+                    "truncated": page.truncated}
+
+        answer = await asyncio.to_thread(load)
+        if isinstance(answer, str):
+            return _error(404, answer)
+        return JSONResponse(answer)
 
     # -- test conversations -------------------------------------------------------------------
     async def test(self, request: Request) -> Response:

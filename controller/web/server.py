@@ -14,6 +14,7 @@ import structlog
 import uvicorn
 
 from controller.engine.http import HttpClient
+from controller.engine.messages import InboundEvent
 from controller.engine.llm import LlmClient
 from controller.engine.services import Services
 from controller.reconcile.loop import ReconcileLoop
@@ -23,8 +24,9 @@ from controller.source import watch
 from controller.source.git import GitSource
 from controller.source.remote import RemoteSource, is_url, redact_url
 from controller.runtime.dispatcher import DispatchConfig
-from controller.runtime.host import Runtime, session_ids
+from controller.runtime.host import Done, Runtime, session_ids
 from controller.runtime.live import LiveFlows
+from controller.runtime.privacy import EventPolicy
 from controller.runtime.retention import Pruner, RetentionPolicy
 from controller.runtime.scheduler import Scheduler
 from controller.runtime.settings import SettingError
@@ -84,7 +86,8 @@ class Service:
         self.store = SQLiteStore(state)
         self.reconciler = Reconciler(self.store, self.source, config.root.strip("/"), self.source.root_dir / config.root)
         self.reconciler.readiness = secret_readiness
-        self.metrics = Metrics(self.store)
+        self.counts = SQLiteStore(state)  # scrape-time counts never wait behind the runtime's reads
+        self.metrics = Metrics(self.store, self.counts)
         self.loop = ReconcileLoop(self.metrics.timed(self._run_once), config.poll_interval)
         self._first = True
         self.ctx = Context(self.store, self.loop, self.reconciler, Settings.from_env(config.host, label, self.branch),
@@ -96,7 +99,7 @@ class Service:
         """The runtime serves the live set from the store at once (after a restart, before the
         first reconcile) and swaps in each reconcile's result; secrets are resolved at use."""
         self.retention = RetentionPolicy.from_env()
-        self.flows = LiveFlows(self.store)
+        self.flows = LiveFlows(self.store, EventPolicy.from_env())
         self.reconciler.on_live_change(self._live_changed)
         self.http = HttpClient()
         self.reads = SQLiteStore(self.store.path)  # WAL: the runtime's reads never wait for a commit
@@ -108,10 +111,15 @@ class Service:
         self.pruner = Pruner(self.store, self.retention)
         self.runtime.on_messages = self.worker.wake
         self.runtime.on_deadline = self.scheduler.wake
-        self.ctx.extra_routes += [*Webhooks(self.runtime).routes(), *RuntimeApi(self.ctx, self.runtime).routes(),
+        self.runtime.on_event = self._event_handled
+        self.ctx.extra_routes += [*Webhooks(self.runtime, self.metrics).routes(), *RuntimeApi(self.ctx, self.runtime).routes(),
                                   *openapi.routes()]
         self.exit_code = 0
         self.stop_serving: Callable[[], None] = lambda: None
+
+    def _event_handled(self, event: InboundEvent, done: Done) -> None:
+        if not done.duplicate:
+            self.metrics.event_processed(event.channel, event.kind)
 
     def _live_changed(self, outcome: Outcome) -> None:
         self.flows.refresh()
@@ -158,6 +166,7 @@ class Service:
             self.runtime.close()
             self.http.close()
             self.reads.close()
+            self.counts.close()
             self.store.close()
             self.source.close()
             log.info("stopped")

@@ -5,6 +5,7 @@ only once every event of the request is committed."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Awaitable, Callable
 
 import structlog
 from starlette.requests import Request
@@ -12,13 +13,14 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from controller.channels.base import ChannelAdapter, ParseError
-from controller.channels.registry import UnknownChannel, adapter
+from controller.channels.registry import ADAPTERS, UnknownChannel, adapter
 from controller.engine.messages import InboundEvent
 from controller.manifests.models import Account
 from controller.manifests.secrets import SecretMissing
 from controller.runtime.host import Runtime
 
 from .app import read_body
+from .metrics import Metrics
 
 log = structlog.get_logger("chatflow.webhooks")
 
@@ -40,14 +42,26 @@ class _Target:
 
 
 class Webhooks:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, metrics: Metrics | None = None) -> None:
         self.runtime = runtime
+        self.metrics = metrics
 
     def routes(self) -> list[Route]:
         return [
-            Route("/webhooks/{channel}/{account}", self.account_url, methods=["GET", "POST"]),
-            Route("/webhooks/{channel}", self.app_url, methods=["GET", "POST"]),
+            Route("/webhooks/{channel}/{account}", self._counted(self.account_url), methods=["GET", "POST"]),
+            Route("/webhooks/{channel}", self._counted(self.app_url), methods=["GET", "POST"]),
         ]
+
+    def _counted(self, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+        """Every answer counted by channel and outcome (a channel name that is none counts as `unknown`)."""
+        async def endpoint(request: Request) -> Response:
+            response = await handler(request)
+            if self.metrics is not None:
+                channel = request.path_params["channel"]
+                self.metrics.webhook_request(channel if channel in ADAPTERS else "unknown", response.status_code)
+            return response
+
+        return endpoint
 
     async def account_url(self, request: Request) -> Response:
         channel, name = request.path_params["channel"], request.path_params["account"]

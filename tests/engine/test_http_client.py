@@ -33,6 +33,13 @@ def test_json_request_with_query_and_a_secret_header_resolved_at_call_time(serve
     assert response.elapsed_ms is not None
 
 
+def test_a_query_string_in_the_url_is_kept_beside_the_query_fields(server, client):
+    server.routes["/orders"] = Answer(200, {"status": "shipped"})
+    assert client(HttpRequest("GET", f"{server.url}/orders?id=7&kind=a")).ok
+    assert client(HttpRequest("GET", f"{server.url}/orders?id=8", query=(("lang", "en"),))).ok
+    assert [seen.path for seen in server.seen] == ["/orders?id=7&kind=a", "/orders?id=8&lang=en"]
+
+
 def test_form_body(server, client):
     server.routes["/f"] = Answer(201, "created")
     response = client(HttpRequest("PUT", f"{server.url}/f", body={"name": "Ana", "n": 2}, body_type="form"))

@@ -210,9 +210,11 @@ def test_the_api_needs_the_token_when_one_is_set(repo):
     with Chat(repo.path, env={"CHATFLOW_API_TOKEN": "tok3n"}) as chat:
         for method, path in (("GET", "/api/v1/conversations"), ("POST", "/api/v1/flows/orders/test"),
                              ("GET", "/api/v1/executions/x"), ("POST", "/api/v1/flows/orders/executions"),
-                             ("POST", "/api/v1/conversations/x/release"), ("POST", "/api/v1/conversations/x/end")):
+                             ("POST", "/api/v1/conversations/x/release"), ("POST", "/api/v1/conversations/x/end"),
+                             ("GET", "/api/v1/flows/orders/events")):
             assert chat.client.request(method, path).status_code == 401, path
         assert chat.client.get("/api/v1/conversations", headers={"Authorization": "Bearer tok3n"}).status_code == 200
+        assert chat.client.get("/api/v1/flows/orders/events", headers={"Authorization": "Bearer tok3n"}).status_code == 200
         described = chat.client.get("/openapi.json")  # open, like /healthz
         assert described.status_code == 200
         assert described.json()["paths"]["/api/v1/conversations"]["get"]["security"] == [{"bearer": []}]
@@ -234,3 +236,6 @@ def test_openapi_describes_the_requests_with_the_models_that_validate_them():
         "$ref": "#/components/schemas/TestIn"}
     assert TestIn.__name__ in schemas
     assert "security" not in doc["paths"]["/webhooks/{channel}/{account}"]["post"]
+    events = doc["paths"]["/api/v1/flows/{name}/events"]["get"]
+    assert [q["name"] for q in events["parameters"]] == ["name", "conversation", "since", "limit", "after"]
+    assert set(events["responses"]) == {"200", "400", "404"} and events["security"] == [{"bearer": []}]

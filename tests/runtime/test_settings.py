@@ -8,6 +8,7 @@ import os
 import pytest
 
 from controller.runtime.dispatcher import DispatchConfig
+from controller.runtime.privacy import EventPolicy
 from controller.runtime.retention import RetentionPolicy
 from controller.runtime.settings import SettingError
 
@@ -57,3 +58,44 @@ def test_serve_refuses_a_bad_setting_with_a_message_not_a_traceback(tmp_path, cl
     assert result.returncode != 0
     assert "CHATFLOW_EVENTS_RETENTION='forever' is not a duration" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("text, bodies", [(None, True), ("false", False), ("No", False), ("0", False), ("off", False),
+                                          ("true", True), ("YES", True), ("1", True), ("  ", True)])
+def test_message_bodies_are_logged_unless_switched_off(text, bodies):
+    assert EventPolicy.from_env({} if text is None else {"CHATFLOW_LOG_MESSAGE_BODIES": text}).bodies is bodies
+
+
+def test_a_bad_message_bodies_setting_names_itself_and_stops_serve(tmp_path, cli):
+    with pytest.raises(SettingError, match="CHATFLOW_LOG_MESSAGE_BODIES='redact' is not true or false"):
+        EventPolicy.from_env({"CHATFLOW_LOG_MESSAGE_BODIES": "redact"})
+    repo = Repo(tmp_path / "repo")
+    repo.write("flows.d/.keep", "")
+    repo.commit()
+    result = cli("serve", "--repo", str(repo.path), "--port", "1", cwd=repo.path,
+                 env={**os.environ, "CHATFLOW_LOG_MESSAGE_BODIES": "maybe"}, timeout=60)
+    assert result.returncode != 0
+    assert "CHATFLOW_LOG_MESSAGE_BODIES='maybe' is not true or false" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_pruner_deletes_events_older_than_the_events_retention_from_the_store(tmp_path, cli):
+    from controller.engine.events import Execution
+    from controller.runtime.retention import Pruner
+    from controller.store.records import Work
+    from controller.store.sqlite import SQLiteStore
+
+    now = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.timezone.utc)
+    store = SQLiteStore(tmp_path / "state.db")
+    try:
+        for days, conversation in ((3, "old"), (1, "recent")):
+            at = now - dt.timedelta(days=days)
+            store.commit(Work(at, None, events=(Execution("flow.started", conversation, "shop", "a1a1a1a1a1a1", None, at),)))
+        policy = RetentionPolicy.from_env({"CHATFLOW_EVENTS_RETENTION": "2d"})
+        pruned = Pruner(store, policy, clock=lambda: now).once()
+        assert pruned.events == 1
+        assert [r.event.conversation for r in store.events()] == ["recent"]
+    finally:
+        store.close()
+    shown = cli("logs", "shop", "-o", "json", "--state", str(tmp_path / "state.db"))
+    assert shown.returncode == 0 and '"conversation": "recent"' in shown.stdout and '"old"' not in shown.stdout

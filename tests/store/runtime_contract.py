@@ -333,6 +333,28 @@ class RuntimeContract:
         assert [r.event.type for r in store.events(EventQuery(types=("node.entered",)))] == ["node.entered"]
         assert len(store.events(EventQuery(limit=1))) == 1
 
+    def test_the_newest_events_can_be_read_still_oldest_first(self, store: StateStore):
+        store.commit(Work(T0, None, (), (), tuple(event("node.entered", seconds=n, n=n) for n in range(5))))
+        assert [r.event.fields["n"] for r in store.events(EventQuery(limit=2, newest=True))] == [3, 4]
+        assert [r.event.fields["n"] for r in store.events(EventQuery(limit=2))] == [0, 1]
+        assert [r.event.fields["n"] for r in store.events(EventQuery(since=at(1), limit=10, newest=True))] == [1, 2, 3, 4]
+
+    # ---- counts (metrics) ---------------------------------------------------------------------
+    def test_counts_give_the_outbox_by_channel_and_status_live_sessions_and_timers(self, store: StateStore):
+        third = ConversationKey("whatsapp", "acme-wa", "15550004444")
+        store.commit(Work(T0, None, (new(session("s1", wait=Deadline(at(60), "question"))),
+                                     new(session("s2", OTHER, status="handed_over")),
+                                     new(session("s3", third, status="ended"))),
+                          (message(text="a1"), message(str(OTHER), "b1", "s2"), message(str(third), "c1", "s3"))))
+        claimed = {r.message["text"]: r for r in store.claim_messages(at(1), 10)}
+        store.settle_messages([SendResult(claimed["a1"].id, "sent", message_id="w1"),
+                               SendResult(claimed["b1"].id, "failed", error_code="131047", maybe_delivered=True)], at(2))
+        counts = store.counts()
+        assert counts.outbox == {("whatsapp", "sent"): 1, ("whatsapp", "failed"): 1, ("whatsapp", "sending"): 1}
+        assert counts.repeats == {"whatsapp": 1}
+        assert counts.sessions == {"waiting": 1, "handed_over": 1}
+        assert counts.timers == 1
+
     # ---- retention ----------------------------------------------------------------------------
     def test_pruning_removes_what_is_old_and_finished_only(self, store: StateStore):
         day = 86400
