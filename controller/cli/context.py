@@ -27,6 +27,17 @@ class Workspace:
         except ValueError:
             return str(path)
 
+    def require_state(self, hint: str) -> Path:
+        """The state file, or exit 2 saying it is missing and what `hint` says creates it."""
+        if not self.state.exists():
+            from rich.markup import escape
+
+            from .output import err_console
+
+            err_console.print(f"[red]error:[/red] {escape(f'no state at {self.shown(self.state)}; {hint}')}")
+            raise typer.Exit(2)
+        return self.state
+
 
 def find_repo(start: Path) -> Path:
     try:

@@ -178,9 +178,7 @@ def status(
     Exit 0 when everything is Ready, 1 otherwise.
     """
     ws = workspace(repo, root, state)
-    if not ws.state.exists():
-        err_console.print(f"[red]error:[/red] no state at {ws.shown(ws.state)}; run `chatflow apply` or `chatflow serve` first")
-        raise typer.Exit(2)
+    ws.require_state("run `chatflow apply` or `chatflow serve` first")
     store = SQLiteStore(ws.state)
     try:
         desired = None
@@ -286,9 +284,7 @@ def history(
 ) -> None:
     """List applied transitions (oldest first): commit, action, from -> to, time. Kept after deletion."""
     ws = workspace(repo, root, state)
-    if not ws.state.exists():
-        err_console.print(f"[red]error:[/red] no state at {ws.shown(ws.state)}; nothing has been applied yet")
-        raise typer.Exit(2)
+    ws.require_state("nothing has been applied yet")
     store = SQLiteStore(ws.state)
     try:
         rows = store.history(flow)

@@ -61,8 +61,7 @@ def logs(
     except BadFilter as exc:
         _fail(f"--{exc}")
     ws = workspace(repo, root, state)
-    if not ws.state.exists():
-        _fail(f"no state at {ws.shown(ws.state)}; `chatflow serve` has not run here yet (or pass --state)")
+    ws.require_state("`chatflow serve` has not run here yet (or pass --state)")
     try:
         store = SQLiteStore(ws.state)
     except StoreError as exc:

@@ -39,9 +39,7 @@ def sessions(
         err_console.print(f"[red]error:[/red] --status {status!r} is not one of {', '.join(STATUSES)}")
         raise typer.Exit(2)
     ws = workspace(repo, root, state)
-    if not ws.state.exists():
-        err_console.print(f"[red]error:[/red] no state at {ws.shown(ws.state)}; `chatflow serve` has not run here yet")
-        raise typer.Exit(2)
+    ws.require_state("`chatflow serve` has not run here yet")
     store = SQLiteStore(ws.state)
     try:
         rows = [conversation_json(r) for r in store.sessions(flow=flow, status=status, limit=limit)]
