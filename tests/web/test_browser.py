@@ -77,6 +77,13 @@ def element_text(html: str, element_id: str) -> str:
     return unescape(re.sub(r"<[^>]+>", " ", match.group(1)))
 
 
+def artifact(base: Path, name: str) -> Path:
+    """Where a screenshot goes: $CHATFLOW_ARTIFACTS when set (CI keeps that folder), else the test's tmp dir."""
+    folder = Path(os.environ.get("CHATFLOW_ARTIFACTS") or base)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name
+
+
 def png_size(path: Path) -> tuple[int, int]:
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
@@ -115,12 +122,12 @@ def test_every_example_flow_page_draws_its_graph_in_the_browser(served, name):
 
 def test_a_screenshot_of_the_order_status_canvas_is_saved(served):
     server, base = served
-    shot = base / "order-status.png"
+    shot = artifact(base, "order-status.png")
     chromium(base, f"{server.url}/flows/order-status?say=hi", f"--screenshot={shot}", "--window-size=1280,1500",
              "--virtual-time-budget=2000")
     assert png_size(shot) == (1280, 1500)
     assert shot.stat().st_size > 40_000  # a drawing, not a blank page
-    index = base / "flows.png"
+    index = artifact(base, "flows.png")
     chromium(base, server.url + "/", f"--screenshot={index}", "--window-size=1280,900")
     assert png_size(index) == (1280, 900)
     print(f"\nscreenshots: {shot} {index}")
@@ -167,7 +174,7 @@ def test_the_test_panel_completes_the_happy_path_by_typing_and_tapping_buttons(s
             "hi", "Opening hours", "No, thanks"]
         assert "Thanks for reaching out!" in shown and 'topic="hours"' in shown and 'again="no"' in shown
         assert browser.evaluate(f"{transcript}.dataset.status") == "ok"
-        shot = browser.screenshot(base / "test-panel.png")
+        shot = browser.screenshot(artifact(base, "test-panel.png"))
         browser.click("#test-reset")
         browser.wait_for(f"{transcript}.children.length === 0", what="the panel to start over")
     width, height = png_size(shot)
