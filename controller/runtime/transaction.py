@@ -46,7 +46,7 @@ class Transaction:
 
     def add(self, step: Step, version: int | None, out_id: str | None = None) -> None:
         """A step of a session read at `version` (None: the step started a new session)."""
-        if step.handled or step.events:  # else the input changed nothing (a stale timer...)
+        if step.handled or step.events or step.unrecorded:  # else the input changed nothing (a stale timer...)
             self.write(step.session, version, out_id)
         logging = self.live.logging
         for event in step.events:
