@@ -165,10 +165,14 @@ def _received(run: Run, node: str | None, inbound: Inbound) -> None:
 def _drive(run: Run, move: Move, at: str | None) -> Step:
     """Follow moves from node `at` until the conversation waits or ends."""
     nodes = run.flow.spec.nodes
+    record = run.record
     ran = 0
     while isinstance(move, Go):
         if at is not None:
-            run.emit(ev.NODE_LEFT, at, to=move.node)
+            if record:
+                run.emit(ev.NODE_LEFT, at, to=move.node)
+            else:
+                run.unrecorded += 1
         if move.node not in nodes:
             run.emit(ev.ERROR, at, message=f"`{move.node}` names no node of flow `{run.flow.name}`")
             move = Finish("failed")
@@ -180,7 +184,10 @@ def _drive(run: Run, move: Move, at: str | None) -> Step:
             break
         at = move.node
         node = nodes[at]
-        run.emit(ev.NODE_ENTERED, at, type=node.type)
+        if record:
+            run.emit(ev.NODE_ENTERED, at, type=node.type)
+        else:
+            run.unrecorded += 1
         move = EXECUTORS[node.type].enter(node, at, run)
     if isinstance(move, Finish):
         session = _settle(run, node=at, status=move.status, wait=None, expires_at=None, outcome=move.outcome)
@@ -192,8 +199,9 @@ def _drive(run: Run, move: Move, at: str | None) -> Step:
     else:
         assert isinstance(move, Wait)
         session = _settle(run, node=at, status=move.status, wait=move.deadline, expires_at=expires_at)
-    if session.deadline != run.session.deadline and session.deadline is not None:
-        run.emit(ev.TIMER_SET, at, kind=session.deadline.kind, at=session.deadline.at.isoformat())
+    deadline = session.deadline
+    if deadline is not None and deadline != run.session.deadline:
+        run.emit(ev.TIMER_SET, at, kind=deadline.kind, at=deadline.at.isoformat())
     return Step(session, tuple(run.events), True, run.unrecorded)
 
 

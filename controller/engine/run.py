@@ -81,7 +81,9 @@ class Run:
 
     @message.setter
     def message(self, value: Said | None) -> None:
-        self._message, self._context = value, None
+        self._message = value
+        if self._context is not None:
+            self._context = {**self._context, "message": _said(value)}
 
     @property
     def reply(self) -> Reply | None:
@@ -89,7 +91,9 @@ class Run:
 
     @reply.setter
     def reply(self, value: Reply | None) -> None:
-        self._reply, self._context = value, None
+        self._reply = value
+        if self._context is not None:
+            self._context = {**self._context, "reply": _reply(value)}
 
     # -- templates -----------------------------------------------------------------------------
 
@@ -101,8 +105,8 @@ class Run:
         s = self.session
         self._context = context = {
             "contact": _present(id=s.contact.address or None, name=s.contact.name, phone=s.contact.phone),
-            "message": _present(text=self._message.text, type=self._message.type) if self._message else {},
-            "reply": _present(text=self._reply.text, id=self._reply.id) if self._reply else {},
+            "message": _said(self._message),
+            "reply": _reply(self._reply),
             "account": _present(name=s.key.account, phone=s.account_phone),
             "vars": {k: v for k, v in self.vars.items() if v is not None},
             "trigger": {k: v for k, v in s.trigger.items() if v is not None},
@@ -134,8 +138,12 @@ class Run:
             self.vars.pop(name, None)
         else:
             self.vars[name] = value
-        self._context = None
-        self.emit(ev.VAR_SET, node, name=name, value=value)
+        if self._context is not None:  # a new context (one may still be referred to), the rest shared
+            self._context = {**self._context, "vars": {k: v for k, v in self.vars.items() if v is not None}}
+        if self.record:
+            self.emit(ev.VAR_SET, node, name=name, value=value)
+        else:
+            self.unrecorded += 1
 
     def send(self, node: str, message: OutboundMessage, account: str | None = None, to: str | None = None) -> None:
         self.events.append(Outgoing(message, node, account, to))
@@ -152,6 +160,14 @@ class Run:
 
     def after(self, seconds: int, kind: Any) -> Deadline:
         return Deadline(self.now + _dt.timedelta(seconds=seconds), kind)
+
+
+def _said(message: Said | None) -> dict[str, Any]:
+    return _present(text=message.text, type=message.type) if message else {}
+
+
+def _reply(reply: Reply | None) -> dict[str, Any]:
+    return _present(text=reply.text, id=reply.id) if reply else {}
 
 
 def _present(**values: Any) -> dict[str, Any]:
