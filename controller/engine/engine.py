@@ -97,7 +97,10 @@ def _start(flow: Flow, previous: Session | None, start: Start, now: _dt.datetime
         message=Said(start.message.text, start.message.type) if start.message is not None else None,
     )
     run = Run(flow, session, now, services, record)
-    run.emit(ev.FLOW_STARTED, None, inputs=sorted(inputs.accepted), dropped=list(inputs.dropped))
+    if record:
+        run.emit(ev.FLOW_STARTED, None, inputs=sorted(inputs.accepted), dropped=list(inputs.dropped))
+    else:
+        run.unrecorded += 1
     if start.message is not None:
         _received(run, None, start.message)
     for problem in inputs.problems:
@@ -201,7 +204,10 @@ def _drive(run: Run, move: Move, at: str | None) -> Step:
         session = _settle(run, node=at, status=move.status, wait=move.deadline, expires_at=expires_at)
     deadline = session.deadline
     if deadline is not None and deadline != run.session.deadline:
-        run.emit(ev.TIMER_SET, at, kind=deadline.kind, at=deadline.at.isoformat())
+        if run.record:
+            run.emit(ev.TIMER_SET, at, kind=deadline.kind, at=deadline.at.isoformat())
+        else:
+            run.unrecorded += 1
     return Step(session, tuple(run.events), True, run.unrecorded)
 
 
