@@ -30,6 +30,7 @@ _BINARY: dict[type, Callable[[Any, Any], Any]] = {
     nodes.FloorDiv: operator.floordiv, nodes.Mod: operator.mod,
 }
 _CONSTANT_TYPES = (str, int, float, bool, type(None))
+_DICT_ATTRIBUTES = frozenset(dir(dict))  # a plain dict instance has these attributes, and only these
 
 
 class Missing(Exception):
@@ -94,7 +95,21 @@ def _compile(env: SandboxedEnvironment, node: nodes.Node, names: frozenset[str])
         return load
     if kind is nodes.Getattr:
         inner, attr, getattr_ = _compile(env, node.node, names), node.attr, env.getattr  # type: ignore[attr-defined]
-        return lambda context: getattr_(inner(context), attr)
+        if attr in _DICT_ATTRIBUTES:
+            return lambda context: getattr_(inner(context), attr)
+
+        def lookup(context: Mapping[str, Any]) -> Any:
+            # the sandbox's getattr on a plain dict, for a name no dict attribute has: the item
+            # if there is one; otherwise the sandbox itself (it makes the Undefined)
+            obj = inner(context)
+            if obj.__class__ is dict:
+                try:
+                    return obj[attr]
+                except KeyError:
+                    pass
+            return getattr_(obj, attr)
+
+        return lookup
     if kind is nodes.Getitem:
         if isinstance(node.arg, nodes.Slice):  # type: ignore[attr-defined]
             raise _Unsupported()
