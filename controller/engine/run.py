@@ -74,7 +74,8 @@ class Run:
         self.events: list[Event] = []
 
     # `message`, `reply` and `vars` (through set_var) are what the template context is made of:
-    # changing one drops the context built for the templates before.
+    # changing one gives the context built before a new dict with the new value (the old one may
+    # still be referred to; it never changes).
     @property
     def message(self) -> Said | None:
         return self._message

@@ -8,6 +8,7 @@ then drops it and builds again from the store. Entries are added only after thei
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 
@@ -18,19 +19,25 @@ SIZE = 4096  # conversations remembered (least recently used go first)
 
 
 class RecentSessions:
+    """Safe from any thread: a build that calls a blocking service runs in a worker thread."""
+
     def __init__(self, size: int = SIZE) -> None:
         self.size = size
         self._rows: OrderedDict[ConversationKey, SessionRow] = OrderedDict()
+        self._lock = threading.Lock()
 
     def get(self, key: ConversationKey) -> SessionRow | None:
-        row = self._rows.get(key)
-        if row is not None:
-            self._rows.move_to_end(key)
-        return row
+        with self._lock:
+            row = self._rows.get(key)
+            if row is not None:
+                self._rows.move_to_end(key)
+            return row
 
     def read(self, row: SessionRow) -> None:
         """A live session as just read from the store."""
-        if not row.session.is_final:
+        if row.session.is_final:
+            return
+        with self._lock:
             self._rows[row.key] = row
             self._rows.move_to_end(row.key)
             if len(self._rows) > self.size:
@@ -40,7 +47,10 @@ class RecentSessions:
         """Sessions committed: a live one is remembered at the version the store now has; an ended
         one is forgotten. An update of a row not remembered at the version it was read at is
         forgotten too (its `out_id`, kept by the store, is not known here)."""
-        writes = list(writes)
+        with self._lock:
+            self._wrote(list(writes))
+
+    def _wrote(self, writes: list[SessionWrite]) -> None:
         for write in writes:  # ended ones first: a unit may end one session and start the next
             if write.session.is_final:
                 self._forget(write)
@@ -63,8 +73,9 @@ class RecentSessions:
 
     def forget(self, writes: Iterable[SessionWrite]) -> None:
         """A unit that did not commit (a conflict, an error): its conversations are read again."""
-        for write in writes:
-            self._rows.pop(write.session.key, None)
+        with self._lock:
+            for write in writes:
+                self._rows.pop(write.session.key, None)
 
     def _forget(self, write: SessionWrite) -> None:
         known = self._rows.get(write.session.key)

@@ -233,3 +233,28 @@ def test_a_conversation_ended_elsewhere_starts_afresh_on_the_next_message(store,
     mine.close()
     other.close()
     other_store.close()
+
+
+def test_the_recent_sessions_kept_are_bounded_least_recently_used_first():
+    import datetime as dt
+
+    from controller.engine.session import ConversationKey, Session
+    from controller.runtime.recent import RecentSessions
+    from controller.store.records import SessionRow, SessionWrite
+
+    at = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+
+    def session(n: int, status: str = "waiting") -> Session:
+        return Session(f"s{n}", ConversationKey("whatsapp", "wa", f"1555{n}"), "f", "r", "ask", status, at, at)
+
+    recent = RecentSessions(size=2)
+    recent.wrote([SessionWrite(session(1), None), SessionWrite(session(2), None)])
+    assert recent.get(session(1).key).version == 1  # 1 is now the most recently used
+    recent.read(SessionRow(session(3), 7))
+    assert recent.get(session(2).key) is None and recent.get(session(3).key).version == 7
+    recent.wrote([SessionWrite(session(3), 7)])
+    assert recent.get(session(3).key).version == 8
+    recent.wrote([SessionWrite(session(3), 5)])  # written at a version it was not read at: not known
+    assert recent.get(session(3).key) is None
+    recent.wrote([SessionWrite(session(1, "ended"), 1)])
+    assert recent.get(session(1).key) is None
