@@ -131,10 +131,11 @@ def run_engine(directory: Path, events: int, contacts: int, concurrency: int, lo
     return events / elapsed, size, units / batches
 
 
-def run_engine_alone(directory: Path, events: int) -> float:
+def run_engine_alone(directory: Path, events: int, logging: bool = False) -> float:
     """advance() alone on one waiting session, read back from JSON each time (no store): the
-    share of the per-event cost that is the engine's."""
-    store, runtime, account = setup(directory / "alone.db", False)
+    share of the per-event cost that is the engine's. Execution events are built only when the
+    flow logs them, as the host asks."""
+    store, runtime, account = setup(directory / "alone.db", logging)
     asyncio.run(runtime.receive(account, [message("15550000001", "hi", 0)]))
     row = store.sessions(limit=1)[0]
     flow = runtime.flows.current.flows["bench"].flow
@@ -143,7 +144,7 @@ def run_engine_alone(directory: Path, events: int) -> float:
     started = time.perf_counter()
     for i in range(events):
         session = Session.from_json(json.loads(data))
-        advance(flow, session, Inbound(text=f"message {i}"), now)
+        advance(flow, session, Inbound(text=f"message {i}"), now, record=logging)
     elapsed = time.perf_counter() - started
     store.close()
     runtime.close()
@@ -176,7 +177,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="chatflow-bench-") as tmp:
         rate, size, per_batch = run_engine(Path(tmp), args.events, args.contacts, args.concurrency, args.logging)
         floor = run_floor(Path(tmp), args.events, size)
-        alone = run_engine_alone(Path(tmp), min(args.events, 5000))
+        alone = run_engine_alone(Path(tmp), min(args.events, 5000), args.logging)
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} (shared with other work)")
     print(f"engine + store: {rate:,.0f} events/s  ({args.events} events, {args.contacts} conversations, "
           f"{args.concurrency} in flight, 10-node flow, logging {'on' if args.logging else 'off'}, "

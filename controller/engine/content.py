@@ -30,8 +30,9 @@ def options(node: _Content, run: Run) -> list[Option]:
 def render_message(node: _Content, run: Run, text: str | None = None) -> OutboundMessage:
     """The node's message with every template filled in; `text` replaces the node's text."""
     body = run.render(text if text is not None else node.text) if (text is not None or node.text is not None) else None
-    media = getattr(node, "media", None)
-    template = getattr(node, "template", None)
+    fields = node.__dict__  # a pydantic model's field values; getattr of a field a node lacks costs an exception
+    media = fields.get("media")
+    template = fields.get("template")
     return OutboundMessage(
         text=body,
         buttons=tuple(_buttons(node.button_models(), run)),

@@ -91,6 +91,7 @@ class Step:
     session: Session
     events: tuple[Event, ...] = ()
     handled: bool = True
+    unrecorded: int = 0  # Execution events left out because the host asked not to record them
 
     @property
     def messages(self) -> list[Outgoing]:

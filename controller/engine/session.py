@@ -8,7 +8,8 @@ survives a restart at every wait.
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any, Literal, Mapping, get_args
 
@@ -99,7 +100,7 @@ class Session:
     def is_waiting(self) -> bool:
         return self.status in ("waiting", "handed_over")
 
-    @property
+    @cached_property
     def deadline(self) -> Deadline | None:
         """The one deadline a host schedules: the earlier of the node's own and expiry."""
         if self.is_final:
@@ -110,7 +111,18 @@ class Session:
         return self.wait
 
     def evolve(self, **changes: Any) -> "Session":
-        return replace(self, **changes)
+        """A copy with `changes` (what `dataclasses.replace` does, without running every field
+        through `__init__` again: this is on every step's path)."""
+        unknown = changes.keys() - _FIELDS
+        if unknown:
+            raise TypeError(f"Session has no field(s) {', '.join(sorted(unknown))}")
+        new = object.__new__(Session)
+        values = new.__dict__
+        values.update(self.__dict__)
+        values.pop("deadline", None)  # computed from the fields: the copy works it out again
+        for name, value in changes.items():
+            values[name] = _frozen(value) if name in _MAPPINGS else value
+        return new
 
     # ---- JSON -----------------------------------------------------------------------------
 
@@ -149,9 +161,9 @@ class Session:
             key, contact = data["key"], data["contact"]
             wait, message, reply = data["wait"], data["message"], data["reply"]
             status = data["status"]
-            if status not in get_args(Status):
+            if status not in _STATUSES:
                 raise SessionFormatError(f"stored session has unknown status {status!r}")
-            if wait is not None and wait["kind"] not in get_args(DeadlineKind):
+            if wait is not None and wait["kind"] not in _DEADLINE_KINDS:
                 raise SessionFormatError(f"stored session has unknown deadline kind {wait['kind']!r}")
             return cls(
                 id=str(data["id"]),
@@ -178,6 +190,12 @@ class Session:
             raise
         except (KeyError, TypeError, ValueError) as exc:
             raise SessionFormatError(f"stored session is malformed: {type(exc).__name__} {exc}") from None
+
+
+_FIELDS = frozenset(f.name for f in fields(Session))
+_MAPPINGS = frozenset({"vars", "trigger", "jumps"})
+_STATUSES = frozenset(get_args(Status))
+_DEADLINE_KINDS = frozenset(get_args(DeadlineKind))
 
 
 def _time(value: _dt.datetime) -> str:

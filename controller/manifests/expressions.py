@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Mapping
 
-from jinja2 import ChainableUndefined, TemplateError, TemplateSyntaxError, nodes
+from jinja2 import ChainableUndefined, TemplateError, TemplateSyntaxError, Undefined, nodes
 from jinja2.parser import Parser
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from . import shortcut
 
 ROOT_NAMES = frozenset({"contact", "message", "reply", "account", "vars", "trigger", "flow", "channel"})
 MAX_REGEX_INPUT = 10_000
@@ -242,28 +244,42 @@ def _names(table: Mapping[str, Any]) -> str:
 
 
 @lru_cache(maxsize=8192)
-def _template(source: str) -> Any:
+def _template(source: str) -> tuple[Any, shortcut.Closure | None]:
+    """The compiled template, and the shortcut's closure for it when it has one."""
     try:
-        return ENV.from_string(source)
+        compiled = ENV.from_string(source)
     except TemplateSyntaxError as exc:
         raise ExpressionError(f"template does not compile: {exc.message}") from None
+    # Jinja copies the globals ChainMap into a dict on every render; a flat dict is copied faster
+    compiled.globals = dict(compiled.globals)
+    return compiled, shortcut.template(ENV, ENV.parse(source), ROOT_NAMES)
 
 
 @lru_cache(maxsize=8192)
-def _expression(source: str) -> Any:
+def _expression(source: str) -> tuple[Any, shortcut.Closure | None]:
+    """The compiled expression, and the shortcut's closure for it when it has one."""
     try:
-        _parse_expression(source)
-        return ENV.compile_expression(source, undefined_to_none=True)
+        tree = _parse_expression(source)
+        compiled = ENV.compile_expression(source, undefined_to_none=True)
     except TemplateSyntaxError as exc:
         raise ExpressionError(f"expression does not compile: {exc.message}") from None
+    compiled._template.globals = dict(compiled._template.globals)
+    return compiled, shortcut.expression(ENV, tree, ROOT_NAMES)
 
 
 def render(source: str, context: Mapping[str, Any]) -> str:
     """Render a text field. Plain text is returned as it is."""
     if not is_template(source):
         return source
+    compiled, closure = _template(source)
     try:
-        out = _template(source).render(context)
+        if closure is not None:
+            try:
+                out = closure(context)
+            except shortcut.Missing:
+                out = compiled.render(context)
+        else:
+            out = compiled.render(context)
     except TemplateError as exc:
         raise ExpressionError(f"template failed: {exc}") from None
     except (ArithmeticError, ValueError, TypeError, re.error) as exc:
@@ -273,10 +289,40 @@ def render(source: str, context: Mapping[str, Any]) -> str:
 
 def evaluate(source: str, context: Mapping[str, Any]) -> Any:
     """Evaluate a condition or value expression."""
+    compiled, closure = _expression(source)
     try:
-        value = _expression(source)(**context)
-    except ExpressionError:
-        raise
+        if closure is not None:
+            try:
+                value = closure(context)
+            except shortcut.Missing:
+                value = compiled(**context)
+        else:
+            value = compiled(**context)
+    except TemplateError as exc:
+        raise ExpressionError(f"expression failed: {exc}") from None
+    except (ArithmeticError, ValueError, TypeError, re.error) as exc:
+        raise ExpressionError(f"expression failed: {exc}") from None
+    return None if isinstance(value, Undefined) else value
+
+
+def render_with_jinja(source: str, context: Mapping[str, Any]) -> str:
+    """`render` always through Jinja's compiled template: the reference the shortcut must match."""
+    if not is_template(source):
+        return source
+    try:
+        out = _template(source)[0].render(context)
+    except TemplateError as exc:
+        raise ExpressionError(f"template failed: {exc}") from None
+    except (ArithmeticError, ValueError, TypeError, re.error) as exc:
+        raise ExpressionError(f"template failed: {exc}") from None
+    return out[:MAX_RENDERED]
+
+
+def evaluate_with_jinja(source: str, context: Mapping[str, Any]) -> Any:
+    """`evaluate` always through Jinja's compiled expression: the reference the shortcut must match."""
+    compiled = _expression(source)[0]
+    try:
+        value = compiled(**context)
     except TemplateError as exc:
         raise ExpressionError(f"expression failed: {exc}") from None
     except (ArithmeticError, ValueError, TypeError, re.error) as exc:

@@ -35,7 +35,7 @@ class Driver:
         if flow is None:
             return self._broken(tx, row, now, f"revision {session.revision} of flow `{session.flow}` is not stored")
         try:
-            step = advance(flow, session, input, now, self.services)
+            step = advance(flow, session, input, now, self.services, record=_record(tx, flow.name, session))
         except ValueError as exc:  # e.g. a session stored at a node its revision does not have
             return self._broken(tx, row, now, str(exc))
         tx.add(step, row.version)
@@ -50,7 +50,7 @@ class Driver:
             before = previous.session
             if not before.is_final:
                 tx.write(before.evolve(status="ended", outcome="restarted", updated_at=now), previous.version)
-        step = advance(live.flow, before, start, now, self.services)
+        step = advance(live.flow, before, start, now, self.services, record=_record(tx, live.flow.name, before))
         tx.add(step, None, out_id)
         return self.follow(tx, step, now)
 
@@ -67,7 +67,7 @@ class Driver:
                                   {"message": f"start_flow: flow `{request.flow}` is not published; the conversation ends"}))
                 return step
             start = Start(s.key, target.revision, s.contact, request.variables, None, account_phone=s.account_phone)
-            step = advance(target.flow, s, start, now, self.services)
+            step = advance(target.flow, s, start, now, self.services, record=_record(tx, target.flow.name, s))
             tx.add(step, None)
         if step.start_flow is not None:
             s = step.session
@@ -85,3 +85,9 @@ class Driver:
         tx.note(Execution(ev.ERROR, s.id, s.flow, s.revision, s.node, now, {"message": reason}))
         tx.note(Execution(ev.FLOW_ENDED, s.id, s.flow, s.revision, s.node, now, {"outcome": "failed", "status": "ended"}))
         return Step(ended, (), True)
+
+
+def _record(tx: Transaction, flow: str, session: Session | None) -> bool:
+    """Build execution events only when a flow they are about logs them (a start also ends the
+    session before it, which may be another flow's)."""
+    return tx.live.logs(flow) or (session is not None and tx.live.logs(session.flow))

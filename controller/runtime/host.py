@@ -27,6 +27,7 @@ from . import inbound
 from .committer import Committer
 from .driver import Driver
 from .live import LiveFlows
+from .recent import RecentSessions
 from .transaction import Transaction
 
 log = structlog.get_logger("chatflow.runtime")
@@ -125,6 +126,7 @@ class Runtime:
         self.on_messages: Callable[[], None] = lambda: None
         self.on_deadline: Callable[[_dt.datetime], None] = lambda at: None
         self.on_event: Callable[[InboundEvent, Done], None] = lambda event, done: None  # metrics
+        self.recent = RecentSessions()
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="runtime")
         self._loop_thread: int | None = None
@@ -173,7 +175,7 @@ class Runtime:
                     unit = build()
                 except OffLoop:
                     unit = await loop.run_in_executor(self._pool, build)
-                committed = await self.committer.submit(unit.work) if unit.work is not None else None
+                committed = await self._commit(unit.work) if unit.work is not None else None
                 if committed is None or committed.outcome != "conflict":
                     break
                 log.info("session changed meanwhile; building again", conversation=key, detail=committed.detail)
@@ -186,6 +188,29 @@ class Runtime:
                 self.on_deadline(unit.deadline)
         return Done(committed, unit.reply if committed is None or committed.applied else
                     (committed.result if committed.outcome == "duplicate" else unit.reply), unit.seen)
+
+    async def _commit(self, work: Work) -> Committed:
+        """Commit, and keep `recent` in step with what the store now holds (still under the
+        conversation's lock, so the next input of the conversation sees it)."""
+        try:
+            committed = await self.committer.submit(work)
+        except BaseException:
+            self.recent.forget(work.sessions)
+            raise
+        if committed.applied:
+            self.recent.wrote(work.sessions)
+        elif committed.outcome == "conflict":
+            self.recent.forget(work.sessions)
+        return committed
+
+    def live_session(self, key: ConversationKey) -> SessionRow | None:
+        """The conversation's live session: as this host last read or wrote it, else from the store."""
+        row = self.recent.get(key)
+        if row is None:
+            row = self.reads.live_session(key)
+            if row is not None:
+                self.recent.read(row)
+        return row
 
     def unit(self, tx: Transaction, dedupe: Dedupe | None = None, reply: Any = None) -> Unit:
         deadlines = [s.deadline.at for s in tx.sessions if s.deadline is not None]

@@ -75,7 +75,7 @@ def _message(rt: "Runtime", account: Account, event: InboundEvent, key: Conversa
     live = rt.flows.current
     tx = Transaction(live, now)
     message = Inbound.from_event(event)
-    row = rt.reads.live_session(key)
+    row = rt.live_session(key)
     if row is not None:
         step = rt.driver.resume(tx, row, message, now)
         if step.handled or not step.session.is_final:
@@ -100,7 +100,7 @@ def _started(rt: "Runtime", account: Account, event: InboundEvent, key: Conversa
     now = rt.clock()
     live = rt.flows.current
     tx = Transaction(live, now, welcome=True)
-    if rt.reads.live_session(key) is None:
+    if rt.reads.live_session(key) is None:  # the store itself: no session write follows to catch a stale answer
         decision = route(None, None, live.by_account.get(account.name, ()))
         if isinstance(decision, Begin):
             target = live.flows[decision.flow.name]
@@ -124,7 +124,7 @@ def _unsubscribed(rt: "Runtime", account: Account, event: InboundEvent, key: Con
     """The contact unsubscribed (Viber): the bot may not message them, so a live session ends."""
     now = rt.clock()
     tx = Transaction(rt.flows.current, now)
-    row = rt.reads.live_session(key)
+    row = rt.live_session(key)
     if row is not None:
         rt.driver.resume(tx, row, Stop("unsubscribed"), now)
     return rt.unit(tx, dedupe)

@@ -49,7 +49,7 @@ class Transaction:
 
     def add(self, step: Step, version: int | None, out_id: str | None = None) -> None:
         """A step of a session read at `version` (None: the step started a new session)."""
-        if step.handled or step.events:  # else the input changed nothing (a stale timer...)
+        if step.handled or step.events or step.unrecorded:  # else the input changed nothing (a stale timer...)
             self.write(step.session, version, out_id)
         queued: Outgoing | None = None
         for event in step.events:

@@ -51,8 +51,11 @@ class _Isolate(Exception):
     """A unit of a batch conflicted or failed: run the batch again with a savepoint per unit."""
 
 
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode  # one, not one per call
+
+
 def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _ENCODE(value)
 
 
 class RuntimeTables:

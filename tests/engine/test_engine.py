@@ -7,9 +7,10 @@ import datetime as dt
 import pytest
 
 from controller.engine import STEP_LIMIT, Inbound, Release, Start, Stop, TimerFired, advance
+from controller.engine.events import Execution
 from controller.engine.messages import Contact
 
-from .helpers import KEY, T0, Chat, make_flow, of_type, texts
+from .helpers import ANA, KEY, T0, Chat, make_flow, of_type, reload, texts
 
 QUESTION = {
     "start": {"type": "start", "next": "q"},
@@ -187,3 +188,40 @@ def test_a_long_jump_loop_is_stopped_by_the_step_limit():
     assert step.session.status == "ended" and step.session.outcome == "step_limit"
     assert len(of_type(step, "node.entered")) == STEP_LIMIT
     assert "more than 100 nodes" in of_type(step, "error")[0].fields["message"]
+
+
+# ---- not recording execution events ------------------------------------------------------------
+
+
+def test_without_recording_a_step_is_the_same_but_for_the_execution_events_it_leaves_out():
+    f = make_flow({
+        "start": {"type": "start", "next": "hello"},
+        "hello": {"type": "message", "text": "Hi {{ contact.name }}", "next": "ask"},
+        "ask": {"type": "question", "text": "Your age?", "expect": "number", "save_as": "age", "retries": 1,
+                "invalid_text": "A number, please", "next": "check", "timeout": {"after": "1h", "next": "late"}},
+        "check": {"type": "condition", "branches": [{"when": "vars.age | number > 17", "next": "adult"}],
+                  "default": "count"},
+        "count": {"type": "set", "values": {"n": "(vars.n or 0) + 1"}, "next": "loop"},
+        "loop": {"type": "goto", "target": "ask", "max_jumps": 2, "next": "wait"},
+        "adult": {"type": "handoff", "next": "wait"},
+        "wait": {"type": "delay", "duration": "2h", "next": "bye"},
+        "late": {"type": "message", "text": "Too late", "next": "bye"},
+        "bye": {"type": "message", "text": "Bye {{ vars.n }}", "next": "done"},
+        "done": {"type": "end"},
+    })
+    inputs = [Start(KEY, "rev1", ANA, {}, Inbound("hi"), session_id="s1"), Inbound("twelve"), Inbound("12"),
+              Inbound("30"), Inbound("to the agent"), Release(), Inbound("waiting"), "timer", Inbound("after the end")]
+    recorded = unrecorded = None
+    now = T0
+    for input in inputs:
+        now += dt.timedelta(minutes=1)
+        if input == "timer":
+            input = TimerFired(recorded.session.deadline.at)
+            now = max(now, input.at)
+        a = advance(f, reload(recorded.session) if recorded else None, input, now, record=True)
+        b = advance(f, reload(unrecorded.session) if unrecorded else None, input, now, record=False)
+        assert a.session == b.session and a.handled == b.handled
+        assert [e for e in a.events if not isinstance(e, Execution)] == list(b.events)
+        assert b.unrecorded == len(a.executions) and a.unrecorded == 0
+        recorded, unrecorded = a, b
+    assert recorded.session.is_final and not recorded.handled

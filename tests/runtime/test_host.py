@@ -193,3 +193,68 @@ def test_start_flow_hands_the_contact_to_another_published_flow_in_the_same_tran
                                                                                             {"topic": "billing"})
     assert rt.committer.batches == 1
     rt.close()
+
+
+def test_a_session_another_writer_changed_is_read_again_not_overwritten(store, tmp_path):
+    publish(store, flow_doc("ask", ASK))
+    mine = host(store)
+    other_store = SQLiteStore(tmp_path / "state.db")  # another process on the same file
+    other = host(other_store)
+
+    def say(rt: Runtime, body: str, n: int) -> None:
+        asyncio.run(rt.receive(rt.flows.current.accounts["wa"], [text("15550001", body, n)]))
+
+    say(mine, "hi", 0)
+    say(mine, "Ana", 1)  # this host now remembers the session as it wrote it
+    say(other, "Bob", 2)  # ...which the other process moves on
+    say(mine, "Cy", 3)  # a stale copy would overwrite Bob's step; the compare-and-set catches it
+    assert replies(store, "15550001") == ["Your name?", "Hello Ana", "Your name?", "Hello Bob", "Your name?",
+                                          "Hello Cy", "Your name?"]
+    (row,) = store.sessions(status="live")
+    assert row.session.vars["name"] == "Cy" and row.version == 4
+    mine.close()
+    other.close()
+    other_store.close()
+
+
+def test_a_conversation_ended_elsewhere_starts_afresh_on_the_next_message(store, tmp_path):
+    publish(store, flow_doc("ask", ASK, keywords=("hi",)))
+    mine = host(store)
+    other_store = SQLiteStore(tmp_path / "state.db")
+    other = host(other_store)
+    account = mine.flows.current.accounts["wa"]
+    asyncio.run(mine.receive(account, [text("15550001", "hi", 0)]))
+    (row,) = store.sessions(status="live")
+    asyncio.run(other.end(row.id))  # an operator ends it through the other process
+    asyncio.run(mine.receive(account, [text("15550001", "hi", 1)]))
+    assert replies(store, "15550001") == ["Your name?", "Your name?"]
+    live = store.sessions(status="live")
+    assert len(live) == 1 and live[0].id != row.id and live[0].session.message.text == "hi"
+    mine.close()
+    other.close()
+    other_store.close()
+
+
+def test_the_recent_sessions_kept_are_bounded_least_recently_used_first():
+    import datetime as dt
+
+    from controller.engine.session import ConversationKey, Session
+    from controller.runtime.recent import RecentSessions
+    from controller.store.records import SessionRow, SessionWrite
+
+    at = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+
+    def session(n: int, status: str = "waiting") -> Session:
+        return Session(f"s{n}", ConversationKey("whatsapp", "wa", f"1555{n}"), "f", "r", "ask", status, at, at)
+
+    recent = RecentSessions(size=2)
+    recent.wrote([SessionWrite(session(1), None), SessionWrite(session(2), None)])
+    assert recent.get(session(1).key).version == 1  # 1 is now the most recently used
+    recent.read(SessionRow(session(3), 7))
+    assert recent.get(session(2).key) is None and recent.get(session(3).key).version == 7
+    recent.wrote([SessionWrite(session(3), 7)])
+    assert recent.get(session(3).key).version == 8
+    recent.wrote([SessionWrite(session(3), 5)])  # written at a version it was not read at: not known
+    assert recent.get(session(3).key) is None
+    recent.wrote([SessionWrite(session(1, "ended"), 1)])
+    assert recent.get(session(1).key) is None
