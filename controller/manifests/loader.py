@@ -173,6 +173,10 @@ def parse(source: SourceFile) -> LoadResult:
         except Exception:  # noqa: BLE001  (both refuse it: report the first parser's words)
             result.diagnostics.append(_load_error(source, exc))
             return result
+    docs, surrogate = _join_surrogates(source, docs)
+    if surrogate is not None:
+        result.diagnostics.append(surrogate)
+        return result
     for index, data in enumerate(docs):
         if data is None:
             continue  # an empty document (e.g. a trailing `---`)
@@ -265,6 +269,42 @@ def _load_error(source: SourceFile, exc: Exception) -> Diagnostic:
     if isinstance(exc, RecursionError):
         return Diagnostic.make("CF003", "the document nests too deeply", path, hint="flatten the structure")
     return Diagnostic.make("CF003", f"the file cannot be read as YAML: {_first_line(str(exc))}", path)
+
+
+# YAML reads a double-quoted `\ud83d` escape as one character, so a UTF-16 surrogate pair written
+# as two escapes (as JSON writers do: JSON is YAML) gives two surrogates, which no UTF-8 encoder
+# accepts. A pair is joined into its character, as a JSON reader would; a lone half is an error.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_LONE_SURROGATE_ESCAPE = re.compile(  # a high half not followed by a low one, or a low half not after a high one
+    r"\\u[dD][89aAbB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|(?<!\\u[dD][89aAbB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+
+
+def _join_surrogates(source: SourceFile, docs: list[Any]) -> tuple[list[Any], Diagnostic | None]:
+    """The documents with surrogate pairs joined, or a diagnostic at the first escape of a lone half."""
+    if _SURROGATE_ESCAPE.search(source.text) is None:  # only an escape makes a surrogate
+        return docs, None
+    try:
+        return [_joined(d) for d in docs], None
+    except UnicodeDecodeError:
+        match = _LONE_SURROGATE_ESCAPE.search(source.text) or _SURROGATE_ESCAPE.search(source.text)
+        assert match is not None
+        line, column = _position(source.text, match.start())
+        return docs, Diagnostic.make(
+            "CF003", f"`{match.group(0)}` is half of a UTF-16 surrogate pair, with no other half: it makes no valid text",
+            source.path, line, column, hint="write the character itself, or one \\UXXXXXXXX escape for it (e.g. \\U0001F600)")
+
+
+def _joined(value: Any) -> Any:
+    if isinstance(value, str):
+        if _SURROGATES.search(value) is None:
+            return value
+        return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le")  # strict: a lone half raises
+    if isinstance(value, dict):
+        return {_joined(k): _joined(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_joined(v) for v in value]
+    return value
 
 
 def _position(text: str, index: int) -> tuple[int, int]:

@@ -160,3 +160,21 @@ def test_many_files_parse_in_a_pool_of_processes_with_the_same_result_in_order(t
     assert [(d.file.path, d.index, d.data) for d in pooled.documents] == [(d.file.path, d.index, d.data) for d in serial.documents]
     assert pooled.diagnostics == serial.diagnostics and len(serial.diagnostics) == 4
     assert pooled.documents[0].file.text == files[1].read_text()
+
+
+def test_a_surrogate_pair_written_as_two_escapes_is_one_character_as_in_json():
+    import json
+
+    text = json.dumps({"text": "Hi 😀", "keys": {"🎉": ["𐀀"]}})  # ensure_ascii: "\ud83d\ude00"
+    assert "\\ud83d\\ude00" in text
+    result = _parse(text)
+    assert result.diagnostics == []
+    assert result.documents[0].data == {"text": "Hi 😀", "keys": {"🎉": ["𐀀"]}}
+
+
+def test_a_lone_surrogate_escape_is_reported_where_it_stands_and_never_raises():
+    result = _parse('a: "fine \\ud83d\\ude00"\nb: "broken \\ude00 \\ud83d"\n')
+    assert [(d.code, d.line, d.column) for d in result.diagnostics] == [("CF003", 2, 12)]
+    assert "\\ude00" in result.diagnostics[0].message
+    assert "\\U0001F600" in (result.diagnostics[0].hint or "")
+    assert result.documents == []
