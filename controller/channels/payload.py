@@ -42,7 +42,17 @@ def objs(value: Any) -> list[dict[str, Any]]:
 
 
 def text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+    """A string field. A lone surrogate escape (`"\\ud83d"` without its other half) becomes `?`:
+    no database or channel takes one, and a webhook must not fail on it (it would be retried for days)."""
+    if not isinstance(value, str):
+        return None
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "replace").decode("utf-8")
+    return value
 
 
 def ident(value: Any) -> str | None:

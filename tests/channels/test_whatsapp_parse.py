@@ -208,3 +208,10 @@ def test_an_empty_envelope_still_gives_one_other_event():
 def test_malformed_bodies_raise_parse_error(body):
     with pytest.raises(ParseError):
         wa.parse(body)
+
+
+def test_a_lone_surrogate_escape_in_a_text_becomes_a_question_mark_not_a_failure():
+    body = payload("whatsapp", "text").decode().replace("Does it come in another color?", "hi \\ud83d and \\ud83d\\ude00")
+    [event] = wa.parse(body.encode())
+    assert event.text == "hi ? and 😀"
+    event.text.encode("utf-8")  # storable
