@@ -267,13 +267,13 @@ def _expression(source: str) -> tuple[Any, shortcut.Closure | None]:
     return compiled, shortcut.expression(ENV, tree, ROOT_NAMES)
 
 
-def render(source: str, context: Mapping[str, Any]) -> str:
+def render(source: str, context: Mapping[str, Any], *, use_shortcut: bool = True) -> str:
     """Render a text field. Plain text is returned as it is."""
     if not is_template(source):
         return source
     compiled, closure = _template(source)
     try:
-        if closure is not None:
+        if closure is not None and use_shortcut:
             try:
                 out = closure(context)
             except shortcut.Missing:
@@ -287,11 +287,11 @@ def render(source: str, context: Mapping[str, Any]) -> str:
     return out[:MAX_RENDERED]
 
 
-def evaluate(source: str, context: Mapping[str, Any]) -> Any:
+def evaluate(source: str, context: Mapping[str, Any], *, use_shortcut: bool = True) -> Any:
     """Evaluate a condition or value expression."""
     compiled, closure = _expression(source)
     try:
-        if closure is not None:
+        if closure is not None and use_shortcut:
             try:
                 value = closure(context)
             except shortcut.Missing:
@@ -307,24 +307,9 @@ def evaluate(source: str, context: Mapping[str, Any]) -> Any:
 
 def render_with_jinja(source: str, context: Mapping[str, Any]) -> str:
     """`render` always through Jinja's compiled template: the reference the shortcut must match."""
-    if not is_template(source):
-        return source
-    try:
-        out = _template(source)[0].render(context)
-    except TemplateError as exc:
-        raise ExpressionError(f"template failed: {exc}") from None
-    except (ArithmeticError, ValueError, TypeError, re.error) as exc:
-        raise ExpressionError(f"template failed: {exc}") from None
-    return out[:MAX_RENDERED]
+    return render(source, context, use_shortcut=False)
 
 
 def evaluate_with_jinja(source: str, context: Mapping[str, Any]) -> Any:
     """`evaluate` always through Jinja's compiled expression: the reference the shortcut must match."""
-    compiled = _expression(source)[0]
-    try:
-        value = compiled(**context)
-    except TemplateError as exc:
-        raise ExpressionError(f"expression failed: {exc}") from None
-    except (ArithmeticError, ValueError, TypeError, re.error) as exc:
-        raise ExpressionError(f"expression failed: {exc}") from None
-    return None if isinstance(value, ChainableUndefined) else value
+    return evaluate(source, context, use_shortcut=False)
