@@ -49,15 +49,21 @@ def test_a_bad_send_setting_names_itself(env, message):
         DispatchConfig.from_env(env)
 
 
-def test_serve_refuses_a_bad_setting_with_a_message_not_a_traceback(tmp_path, cli):
+def assert_serve_refuses(tmp_path, cli, name: str, value: str, message: str) -> None:
+    """`chatflow serve` with one bad setting stops with `message`, not a traceback."""
     repo = Repo(tmp_path / "repo")
     repo.write("flows.d/.keep", "")
     repo.commit()
     result = cli("serve", "--repo", str(repo.path), "--port", "1", cwd=repo.path,
-                 env={**os.environ, "CHATFLOW_EVENTS_RETENTION": "forever"}, timeout=60)
+                 env={**os.environ, name: value}, timeout=60)
     assert result.returncode != 0
-    assert "CHATFLOW_EVENTS_RETENTION='forever' is not a duration" in result.stderr
+    assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_serve_refuses_a_bad_setting_with_a_message_not_a_traceback(tmp_path, cli):
+    assert_serve_refuses(tmp_path, cli, "CHATFLOW_EVENTS_RETENTION", "forever",
+                         "CHATFLOW_EVENTS_RETENTION='forever' is not a duration")
 
 
 @pytest.mark.parametrize("text, bodies", [(None, True), ("false", False), ("No", False), ("0", False), ("off", False),
@@ -69,14 +75,8 @@ def test_message_bodies_are_logged_unless_switched_off(text, bodies):
 def test_a_bad_message_bodies_setting_names_itself_and_stops_serve(tmp_path, cli):
     with pytest.raises(SettingError, match="CHATFLOW_LOG_MESSAGE_BODIES='redact' is not true or false"):
         EventPolicy.from_env({"CHATFLOW_LOG_MESSAGE_BODIES": "redact"})
-    repo = Repo(tmp_path / "repo")
-    repo.write("flows.d/.keep", "")
-    repo.commit()
-    result = cli("serve", "--repo", str(repo.path), "--port", "1", cwd=repo.path,
-                 env={**os.environ, "CHATFLOW_LOG_MESSAGE_BODIES": "maybe"}, timeout=60)
-    assert result.returncode != 0
-    assert "CHATFLOW_LOG_MESSAGE_BODIES='maybe' is not true or false" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert_serve_refuses(tmp_path, cli, "CHATFLOW_LOG_MESSAGE_BODIES", "maybe",
+                         "CHATFLOW_LOG_MESSAGE_BODIES='maybe' is not true or false")
 
 
 def test_the_pruner_deletes_events_older_than_the_events_retention_from_the_store(tmp_path, cli):
