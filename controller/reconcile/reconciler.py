@@ -136,8 +136,8 @@ class Reconciler:
         keep |= set(snapshot.desired.invalid)
         changes = {subject: conds for subject, conds in computed.items()
                    if subject in keep and _essence(conds) != _essence(stored.get(subject, []))}
-        for subject in (*stored, *computed):
-            if subject not in keep and stored.get(subject):
+        for subject in stored:
+            if subject not in keep:
                 changes[subject] = []
         return changes
 
