@@ -147,7 +147,7 @@ def apply(
     source = _source(ws)
     store = SQLiteStore(ws.state)
     try:
-        reconciler = Reconciler(store, source, _root_in_repo(ws), ws.root)
+        reconciler = Reconciler(store, source, _root_in_repo(ws), ws.root, incremental=True)
         try:
             outcome = reconciler.reconcile(rev, force=force)
         except SourceError as exc:

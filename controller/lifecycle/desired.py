@@ -16,7 +16,7 @@ def desired_flow(flow: "Flow", path: str = "") -> DesiredFlow:
     from controller.manifests.summary import flow_record
 
     record, spec = flow_record(flow)
-    return _flow(flow.name, record, spec, path)
+    return flow_from_record(flow.name, record, spec, path)
 
 
 def desired_account(account: "Account", path: str = "") -> DesiredAccount:
@@ -25,7 +25,8 @@ def desired_account(account: "Account", path: str = "") -> DesiredAccount:
     return _account(account.name, account_record(account), path)
 
 
-def _flow(name: str, record: dict, spec: str, path: str) -> DesiredFlow:
+def flow_from_record(name: str, record: dict, spec: str, path: str) -> DesiredFlow:
+    """A flow's desired record (as a parse summary keeps it) as desired state."""
     return DesiredFlow(
         name=name, trigger=record["trigger"], state=record["state"], account=record["account"],
         display_name=record["display_name"], remark=record["remark"], logging=record["logging"],
@@ -47,7 +48,7 @@ def from_summaries(assembled: "Assembled") -> DesiredState:
         if record is None or d.name is None:
             continue
         if d.kind == "Flow":
-            flows[d.name] = _flow(d.name, record, d.spec or "", f.path)
+            flows[d.name] = flow_from_record(d.name, record, d.spec or "", f.path)
         elif d.kind == "Account":
             accounts[d.name] = _account(d.name, record, f.path)
     invalid = {

@@ -83,15 +83,19 @@ def facts_of(d: Document) -> Facts:
     return facts
 
 
-def global_checks(facts: list[Facts], invalid: Iterable[tuple[str, str]] = ()) -> list[Diagnostic]:
-    """Rules across documents, over their facts only (so cached files need no parsing)."""
-    broken = set(invalid)
+def global_checks(facts: list[Facts], invalid: Iterable[tuple[str, str]] = (),
+                  known: Iterable[tuple[str, str]] = ()) -> list[Diagnostic]:
+    """Rules across documents, over their facts only (so cached files need no parsing).
+
+    `invalid` and `known` name (kind, name) documents that exist without facts here: invalid
+    ones, or (for an incremental check over a few documents) the rest of the tree."""
+    elsewhere = set(invalid) | set(known)
     out: list[Diagnostic] = list(_duplicate_names(facts))
     accounts = {f.name: f for f in facts if f.kind == "Account"}
     flows = {f.name: f for f in facts if f.kind == "Flow"}
     exists = _Names(
-        accounts={n for k, n in broken if k == "Account"} | set(accounts),
-        flows={n for k, n in broken if k == "Flow"} | set(flows),
+        accounts={n for k, n in elsewhere if k == "Account"} | set(accounts),
+        flows={n for k, n in elsewhere if k == "Flow"} | set(flows),
     )
     out.extend(_channel_ids(list(accounts.values())))
     for f in flows.values():

@@ -78,3 +78,8 @@ def _applied_message(kind: str, name: str, actual: ActualState) -> str:
     if record.state == "published":
         return f"published: revision {record.live_revision} (#{record.live_revision_number})"
     return f"unpublished: newest revision {record.revision} (#{record.revision_number})"
+
+
+def essence(conds: list[Condition]) -> list[tuple[str, str, str, str]]:
+    """What a condition says, without when it started saying it."""
+    return [(c.type, c.status, c.reason, c.message) for c in conds]

@@ -17,7 +17,7 @@ from controller.manifests.loader import decode as decode_text
 from controller.manifests.loader import discover, locate
 from controller.manifests.models import Account
 from controller.manifests.summary import FileSummary, assemble, decode, decode_specs, encode, summarize
-from controller.source.git import GitSource
+from controller.source.git import GitSource, TreeEntry
 from controller.store.base import StateStore
 
 PARALLEL_FROM = 400  # files to parse before a second process is worth its start-up
@@ -32,6 +32,8 @@ class Snapshot:
     # where each valid document came from, to fetch its spec only when an action needs it
     origins: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)  # -> (blob, index)
     parsed: int = 0  # files parsed (not from the cache)
+    files: list[FileSummary] = field(default_factory=list)  # read from git (not the worktree)
+    partial: bool = False  # an incremental read: only what the commit's diff touches
 
 
 def _spec_key(blob: str) -> str:
@@ -47,7 +49,18 @@ def _summarize_payload(job: tuple[str, bytes, str, str | None]) -> tuple[str, by
 def read_commit(source: GitSource, commit: str, root: str, secret_root: Path | None = None,
                 store: StateStore | None = None) -> Snapshot:
     """The desired state at `commit`. With a store, blob summaries come from and go to its cache."""
-    entries = source.manifests(commit, root)
+    files, specs, parsed = summaries(source, source.manifests(commit, root), secret_root, store)
+    snapshot = _snapshot(commit, files)
+    snapshot.parsed = parsed
+    snapshot.files = files
+    fill_specs(snapshot, specs)
+    return snapshot
+
+
+def summaries(source: GitSource, entries: list[TreeEntry], secret_root: Path | None = None,
+              store: StateStore | None = None) -> tuple[list[FileSummary], dict[str, bytes], int]:
+    """(a summary per entry, the spec payloads of the blobs parsed now, how many were parsed):
+    cached blobs are decoded, the others parsed (in worker processes when many) and cached."""
     blobs = sorted({e.blob for e in entries})
     cached = store.cached_parse(blobs) if store is not None else {}
     texts: dict[str, str] = {}
@@ -68,9 +81,8 @@ def read_commit(source: GitSource, commit: str, root: str, secret_root: Path | N
         contents = source.read(missing)
         path_of = {e.blob: e.path for e in entries}
         jobs = [(path_of[b], contents[b], b, str(secret_root) if secret_root else None) for b in missing]
-        results = _run(jobs)
         fresh = {}
-        for blob, light, spec in results:
+        for blob, light, spec in _run(jobs):
             cached[blob] = light
             specs[blob] = spec
             fresh[blob] = light
@@ -83,17 +95,15 @@ def read_commit(source: GitSource, commit: str, root: str, secret_root: Path | N
         if summary is None:  # an older cache format: parse again
             data = source.read([e.blob])[e.blob]
             summary = summarize(e.path, data, e.blob, secret_root)
+            light, spec = encode(summary)
+            specs[e.blob] = spec
             if store is not None:
-                light, spec = encode(summary)
                 store.put_parse({e.blob: light, _spec_key(e.blob): spec})
         files.append(summary)
-    snapshot = _snapshot(commit, files)
-    snapshot.parsed = len(missing)
-    _fill_specs(snapshot, specs)
-    return snapshot
+    return files, specs, len(missing)
 
 
-def _fill_specs(snapshot: Snapshot, specs: dict[str, bytes]) -> None:
+def fill_specs(snapshot: Snapshot, specs: dict[str, bytes]) -> None:
     """Flows parsed in this run carry their spec at once; cached ones get it when needed."""
     for name, flow in list(snapshot.desired.flows.items()):
         origin = snapshot.origins.get(("Flow", name))

@@ -12,13 +12,14 @@ from controller.crash import crash_point
 from controller.lifecycle.plan import plan as make_plan
 from controller.lifecycle.state import ActualState, Blocked, Plan
 from controller.source.git import GitSource
-from controller.store.base import Condition, ReconcileRecord, StateStore
+from controller.store.base import Condition, ReconcileRecord, StateStore, TreeHead
 
 from . import conditions
 from .apply import apply_plan
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the reader pulls in the manifest models: imported when a reconcile runs
+    from .incremental import Patch
     from .reader import Snapshot
 
 
@@ -53,9 +54,15 @@ LiveListener = Callable[[Outcome], None]
 
 
 class Reconciler:
+    """`incremental`: reconcile a commit as a patch of the last one when that was clean
+    (reconcile/incremental.py). The outcome's snapshot then holds only the flows around the
+    change, so a host that shows the whole desired state (`chatflow serve`) leaves it off."""
+
     def __init__(self, store: StateStore, source: GitSource, root: str = "flows.d",
-                 secret_root: Path | None = None, clock: Callable[[], str] = utc_now) -> None:
+                 secret_root: Path | None = None, clock: Callable[[], str] = utc_now,
+                 incremental: bool = False) -> None:
         self.store = store
+        self.incremental = incremental
         self.source = source
         self.root = root
         self.secret_root = secret_root
@@ -77,38 +84,71 @@ class Reconciler:
 
             return read_commit(self.source, commit, self.root, self.secret_root, self.store)
 
-        return self._reconcile(commit, read, force)
+        return self._reconcile(commit, read, force, from_git=True)
 
     def reconcile_worktree(self, force: bool = False) -> Outcome:
         """Reconcile the files as they are on disk (`serve --worktree`, for local editing)."""
         from .reader import read_worktree
 
         snapshot = read_worktree(self.source.root_dir, self.root, self.secret_root)
-        return self._reconcile(snapshot.commit, lambda: snapshot, force)
+        return self._reconcile(snapshot.commit, lambda: snapshot, force, from_git=False)
 
-    def _reconcile(self, commit: str, read: Callable[[], Snapshot], force: bool) -> Outcome:
+    def _reconcile(self, commit: str, read: Callable[[], Snapshot], force: bool, from_git: bool) -> Outcome:
         started = time.perf_counter()
         record = self.store.reconcile_record()
         if not force and record.commit == commit and record.result is not None and not record.result.startswith("error"):
             outcome = Outcome(commit, skipped=True)
             outcome.duration_ms = (time.perf_counter() - started) * 1000
             return outcome
-        snapshot = read()
-        plan = self._with_specs(make_plan(snapshot.desired, self.store.actual()), snapshot)
+        patch = self._patch(commit, record) if from_git and not force else None
+        if patch is not None:
+            snapshot, before = patch.snapshot, patch.before
+        else:
+            snapshot, before = read(), self.store.actual()
+        plan = self._with_specs(make_plan(snapshot.desired, before), snapshot)
         crash_point("reconcile.after-plan")
         now = self.clock()
         applied = apply_plan(self.store, plan, commit, now)
-        after = self.store.actual()
-        not_ready = self.readiness(snapshot, after) if self.readiness else None
-        computed = conditions.compute(snapshot.desired, after, plan, applied.refused, now, not_ready)
-        self.store.set_conditions_many(self._condition_changes(computed, snapshot, after))
+        if patch is not None:
+            after = patch.read_after(self.store)
+            desired, around = patch.condition_inputs(after, plan, applied.refused)
+            computed = conditions.compute(desired, around, plan, applied.refused, now)
+            self.store.set_conditions_many(patch.condition_changes(self.store, computed, [("Flow", n) for n in patch.changed]))
+        else:
+            after = self.store.actual()
+            not_ready = self.readiness(snapshot, after) if self.readiness else None
+            computed = conditions.compute(snapshot.desired, after, plan, applied.refused, now, not_ready)
+            self.store.set_conditions_many(self._condition_changes(computed, snapshot, after))
         outcome = Outcome(commit, False, plan, applied.refused, len(applied.applied), snapshot)
+        if from_git:
+            self._index(commit, snapshot, patch, outcome.ok)
         outcome.duration_ms = (time.perf_counter() - started) * 1000
         self.store.set_reconcile_record(ReconcileRecord(commit, now, round(outcome.duration_ms, 1), outcome.result))
         self.last = outcome
         for listener in self.listeners:
             listener(outcome)
         return outcome
+
+    def _patch(self, commit: str, record: ReconcileRecord) -> Patch | None:
+        """The change from the last commit, when it was reconciled cleanly and the index is of it."""
+        if not self.incremental or self.readiness is not None or record.result != "ok":
+            return None
+        head = self.store.tree_head()
+        if head is None or not head.clean or head.commit != record.commit:
+            return None
+        from .incremental import read_patch
+
+        return read_patch(self.source, self.store, head.commit, commit, self.root, self.secret_root)
+
+    def _index(self, commit: str, snapshot: Snapshot, patch: Patch | None, ok: bool) -> None:
+        """The tree index follows every reconcile of a commit; only a clean one can be patched."""
+        from .incremental import tree_docs
+
+        if patch is not None:
+            self.store.put_tree(TreeHead(commit, ok), patch.docs, replacing=patch.paths)
+            return
+        clean = ok and not snapshot.desired.incomplete and not any(d.is_error for d in snapshot.diagnostics)
+        self.store.put_tree(TreeHead(commit, clean), tree_docs(snapshot.files) if clean else [])
 
     def _with_specs(self, plan: Plan, snapshot: Snapshot) -> Plan:
         """Cached flows enter planning without their spec; load it for the actions that store one."""
@@ -135,12 +175,8 @@ class Reconciler:
         keep |= {("Flow", n) for n in snapshot.desired.flows} | {("Account", n) for n in snapshot.desired.accounts}
         keep |= set(snapshot.desired.invalid)
         changes = {subject: conds for subject, conds in computed.items()
-                   if subject in keep and _essence(conds) != _essence(stored.get(subject, []))}
+                   if subject in keep and conditions.essence(conds) != conditions.essence(stored.get(subject, []))}
         for subject in stored:
             if subject not in keep:
                 changes[subject] = []
         return changes
-
-
-def _essence(conds: list[Condition]) -> list[tuple[str, str, str, str]]:
-    return [(c.type, c.status, c.reason, c.message) for c in conds]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 import datetime as _dt
-from typing import Callable, Literal, Mapping, Sequence
+from typing import Callable, Collection, Literal, Mapping, Sequence
 
 from controller.engine.session import ConversationKey
 from controller.lifecycle.state import Action, ActualState, FlowRecord, RevisionRecord, Transition
@@ -64,6 +64,29 @@ class ReconcileRecord:
     result: str | None  # "ok", "blocked", "invalid", "error: ..."
 
 
+@dataclass(frozen=True)
+class TreeDoc:
+    """One document of a reconciled commit, with what a reconcile of the next commit needs to
+    patch it instead of reading every manifest again (docs/operations.md, "Incremental apply")."""
+
+    path: str
+    index: int  # the document's position in its file
+    blob: str
+    kind: str
+    name: str
+    account: str | None = None  # a flow's bound account
+    refs: tuple[str, ...] = ()  # the flows it names: start_flow targets, a FlowTest's flow
+    record: str | None = None  # the desired record as JSON (flows and accounts)
+
+
+@dataclass(frozen=True)
+class TreeHead:
+    """The commit the tree index describes; `clean` when that tree had no error at all."""
+
+    commit: str
+    clean: bool
+
+
 class StateStore(ABC):
     """Actual state. Each apply call is one transaction: all of it happens, or none.
 
@@ -80,6 +103,11 @@ class StateStore(ABC):
     # -- reading ------------------------------------------------------------------------------
     @abstractmethod
     def actual(self) -> ActualState: ...
+
+    @abstractmethod
+    def actual_around(self, flows: Collection[str], accounts: Collection[str] = ()) -> ActualState:
+        """Part of the actual state: the named flows, every flow bound to an account that one of
+        them is bound to or that `accounts` names, and no accounts."""
 
     @abstractmethod
     def flow(self, name: str) -> FlowRecord | None: ...
@@ -121,6 +149,10 @@ class StateStore(ABC):
     def all_conditions(self) -> dict[tuple[str, str], list[Condition]]: ...
 
     @abstractmethod
+    def conditions_of(self, subjects: Collection[tuple[str, str]]) -> dict[tuple[str, str], list[Condition]]:
+        """The stored conditions of the given (kind, name) subjects that have any."""
+
+    @abstractmethod
     def reconcile_record(self) -> ReconcileRecord: ...
 
     @abstractmethod
@@ -133,6 +165,26 @@ class StateStore(ABC):
 
     @abstractmethod
     def put_parse(self, entries: dict[str, bytes]) -> None: ...
+
+    # -- tree index (the documents of the last reconciled commit) ----------------------------
+    @abstractmethod
+    def tree_head(self) -> TreeHead | None:
+        """Which commit the tree index describes (None before the first reconcile)."""
+
+    @abstractmethod
+    def tree_docs(self, *, paths: Collection[str] = (), names: Collection[str] = (),
+                  accounts: Collection[str] = (), referencing: Collection[str] = ()) -> list[TreeDoc]:
+        """Indexed documents in any of `paths`, named any of `names` (any kind), flows bound to
+        any of `accounts`, or naming any of `referencing` in their refs; sorted by path and index."""
+
+    @abstractmethod
+    def tree_identities(self) -> set[tuple[str, str]]:
+        """(kind, name) of every indexed document."""
+
+    @abstractmethod
+    def put_tree(self, head: TreeHead, docs: Sequence[TreeDoc], replacing: Collection[str] | None = None) -> None:
+        """Move the index to `head` in one transaction: with `replacing` None the documents become
+        exactly `docs`; otherwise the documents in the `replacing` paths are replaced by `docs`."""
 
     @abstractmethod
     def account_specs(self) -> dict[str, str]:

@@ -208,6 +208,30 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX events_flow ON events (flow)",
         ),
     ),
+    Migration(
+        5,
+        "tree index: the documents of the last reconciled commit, for incremental apply",
+        (
+            """CREATE TABLE tree_docs (
+                path TEXT NOT NULL,
+                idx INTEGER NOT NULL,
+                blob TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                name TEXT NOT NULL,
+                account TEXT,
+                refs TEXT,
+                record TEXT,
+                PRIMARY KEY (path, idx)
+            ) WITHOUT ROWID""",
+            "CREATE INDEX tree_docs_name ON tree_docs (name)",
+            "CREATE INDEX tree_docs_account ON tree_docs (account) WHERE account IS NOT NULL",
+            """CREATE TABLE tree_head (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                commit_sha TEXT NOT NULL,
+                clean INTEGER NOT NULL
+            )""",
+        ),
+    ),
 )
 
 VERSION = MIGRATIONS[-1].version

@@ -6,7 +6,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,7 +22,7 @@ from controller.lifecycle.state import (
     RevisionRecord,
     Transition,
 )
-from controller.store.base import Condition, ReconcileRecord, StateStore, StoreError
+from controller.store.base import Condition, ReconcileRecord, StateStore, StoreError, TreeDoc, TreeHead
 from controller.store.schema import migrate
 from controller.store.sqlite_runtime import RuntimeTables
 
@@ -166,6 +166,17 @@ class SQLiteStore(RuntimeTables, StateStore):
             }
         return ActualState(flows=flows, accounts=accounts)
 
+    def actual_around(self, flows: Collection[str], accounts: Collection[str] = ()) -> ActualState:
+        names, bound = json.dumps(sorted(flows)), json.dumps(sorted(accounts))
+        with self._read() as conn:
+            rows = conn.execute(
+                _FLOW_SELECT + " WHERE f.name IN (SELECT value FROM json_each(?1)) OR f.account IN "
+                "(SELECT value FROM json_each(?2) UNION SELECT account FROM flows "
+                "WHERE name IN (SELECT value FROM json_each(?1)) AND account IS NOT NULL)",
+                (names, bound),
+            ).fetchall()
+        return ActualState(flows={row[0]: _flow_record(row) for row in rows}, accounts={})
+
     def flow(self, name: str) -> FlowRecord | None:
         with self._lock:
             row = self._conn.execute(_FLOW_SELECT + " WHERE f.name = ?", (name,)).fetchone()
@@ -241,6 +252,20 @@ class SQLiteStore(RuntimeTables, StateStore):
             out.setdefault((kind, name), []).append(Condition(*fields))
         return out
 
+    def conditions_of(self, subjects: Collection[tuple[str, str]]) -> dict[tuple[str, str], list[Condition]]:
+        out: dict[tuple[str, str], list[Condition]] = {}
+        wanted = json.dumps([[kind, name] for kind, name in subjects])
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT kind, name, type, status, reason, message, last_transition_time FROM conditions "
+                "WHERE (kind, name) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)) "
+                "ORDER BY kind, name, position",
+                (wanted,),
+            ).fetchall()
+        for kind, name, *fields in rows:
+            out.setdefault((kind, name), []).append(Condition(*fields))
+        return out
+
     def reconcile_record(self) -> ReconcileRecord:
         with self._lock:
             row = self._conn.execute("SELECT commit_sha, at, duration_ms, result FROM reconcile WHERE id = 1").fetchone()
@@ -277,6 +302,61 @@ class SQLiteStore(RuntimeTables, StateStore):
                 "INSERT INTO parse_cache (blob_id, payload) VALUES (?, ?) "
                 "ON CONFLICT (blob_id) DO UPDATE SET payload = excluded.payload",
                 ((blob_id, bytes(payload)) for blob_id, payload in entries.items()),
+            )
+
+    # -- tree index -----------------------------------------------------------------------------
+    def tree_head(self) -> TreeHead | None:
+        with self._lock:
+            row = self._conn.execute("SELECT commit_sha, clean FROM tree_head WHERE id = 1").fetchone()
+        return TreeHead(row[0], bool(row[1])) if row else None
+
+    def tree_docs(self, *, paths: Collection[str] = (), names: Collection[str] = (),
+                  accounts: Collection[str] = (), referencing: Collection[str] = ()) -> list[TreeDoc]:
+        clauses = []
+        params: list[str] = []
+        if paths:
+            clauses.append("path IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(sorted(paths)))
+        if names:
+            clauses.append("name IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(sorted(names)))
+        if accounts:
+            clauses.append("(kind = 'Flow' AND account IN (SELECT value FROM json_each(?)))")
+            params.append(json.dumps(sorted(accounts)))
+        if referencing:
+            clauses.append("(refs IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(refs) AS r "
+                           "WHERE r.value IN (SELECT value FROM json_each(?))))")
+            params.append(json.dumps(sorted(referencing)))
+        if not clauses:
+            return []
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT path, idx, blob, kind, name, account, refs, record FROM tree_docs WHERE "
+                + " OR ".join(clauses) + " ORDER BY path, idx", params,
+            ).fetchall()
+        return [TreeDoc(path, idx, blob, kind, name, account, tuple(json.loads(refs)) if refs else (), record)
+                for path, idx, blob, kind, name, account, refs, record in rows]
+
+    def tree_identities(self) -> set[tuple[str, str]]:
+        with self._lock:
+            return set(self._conn.execute("SELECT kind, name FROM tree_docs").fetchall())
+
+    def put_tree(self, head: TreeHead, docs: Sequence[TreeDoc], replacing: Collection[str] | None = None) -> None:
+        with self._write() as conn:
+            if replacing is None:
+                conn.execute("DELETE FROM tree_docs")
+            else:
+                conn.execute("DELETE FROM tree_docs WHERE path IN (SELECT value FROM json_each(?))",
+                             (json.dumps(sorted(replacing)),))
+            conn.executemany(
+                "INSERT INTO tree_docs (path, idx, blob, kind, name, account, refs, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                ((d.path, d.index, d.blob, d.kind, d.name, d.account, json.dumps(list(d.refs)) if d.refs else None, d.record)
+                 for d in docs),
+            )
+            conn.execute(
+                "INSERT INTO tree_head (id, commit_sha, clean) VALUES (1, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET commit_sha = excluded.commit_sha, clean = excluded.clean",
+                (head.commit, int(head.clean)),
             )
 
     def account_specs(self) -> dict[str, str]:

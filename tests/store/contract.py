@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from controller.lifecycle.state import Action, FlowRecord, IllegalTransition, Transition
-from controller.store.base import Condition, ReconcileRecord, StateStore
+from controller.store.base import Condition, ReconcileRecord, StateStore, TreeDoc, TreeHead
 
 T0 = "2026-01-01T00:00:00Z"
 T1 = "2026-01-01T00:01:00Z"
@@ -612,6 +612,61 @@ class StoreContract:
         store.apply([delete("faq")], "c2", T1)
         store.apply([delete_account("acme-wa")], "c2", T1)
         assert store.all_conditions() == {}
+
+    def test_conditions_of_returns_only_the_subjects_asked_for_that_have_some(self, store: StateStore):
+        store.set_conditions("Flow", "a", [cond("Ready", "True", T0), cond("Invalid", "False", T0)])
+        store.set_conditions("Account", "a", [cond("Ready", "True", T0)])
+        store.set_conditions("Flow", "b", [cond("Ready", "True", T0)])
+        assert store.conditions_of([("Flow", "a"), ("Flow", "zz")]) == {
+            ("Flow", "a"): [cond("Ready", "True", T0), cond("Invalid", "False", T0)],
+        }
+        assert store.conditions_of([]) == {}
+
+    # ---- part of the actual state -----------------------------------------------------------
+    def test_actual_around_holds_the_named_flows_and_every_flow_sharing_their_account(self, store: StateStore):
+        store.apply([create_account("other-wa", channel_id="2002")], "c1", T0)
+        store.apply([create_account("third-wa", channel_id="3003")], "c1", T0)
+        published_flow(store, "order", "acme-wa", ("order",))
+        published_flow(store, "faq", "acme-wa", ("faq",))
+        published_flow(store, "promo", "other-wa", ("promo",))
+        store.apply([create("lonely")], "c1", T0)
+        around = store.actual_around(["order", "missing"])
+        assert sorted(around.flows) == ["faq", "order"]
+        assert around.flows["order"] == store.actual().flows["order"]
+        assert around.accounts == {}
+        assert sorted(store.actual_around(["lonely"], ["other-wa"]).flows) == ["lonely", "promo"]
+        assert store.actual_around([]).flows == {}
+
+    # ---- tree index -------------------------------------------------------------------------
+    def test_the_tree_index_is_empty_until_put(self, store: StateStore):
+        assert store.tree_head() is None
+        assert store.tree_docs(paths=["a.yaml"], names=["a"]) == []
+        assert store.tree_identities() == set()
+
+    def test_the_tree_index_answers_by_path_name_account_and_reference(self, store: StateStore):
+        docs = [
+            TreeDoc("f/a.yaml", 0, "b1", "Account", "wa", record='{"channel":"whatsapp"}'),
+            TreeDoc("f/b.yaml", 0, "b2", "Flow", "order", account="wa", refs=("faq",), record='{"state":"published"}'),
+            TreeDoc("f/b.yaml", 1, "b2", "FlowTest", "order-test", refs=("order",)),
+            TreeDoc("f/c.yaml", 0, "b3", "Flow", "faq", account="other"),
+        ]
+        store.put_tree(TreeHead("c1", True), docs)
+        assert store.tree_head() == TreeHead("c1", True)
+        assert store.tree_docs(paths=["f/b.yaml"]) == docs[1:3]
+        assert store.tree_docs(names=["wa", "faq"]) == [docs[0], docs[3]]
+        assert store.tree_docs(accounts=["wa"]) == [docs[1]]
+        assert store.tree_docs(referencing=["order"]) == [docs[2]]
+        assert store.tree_docs(referencing=["faq"], names=["wa"]) == [docs[0], docs[1]]
+        assert store.tree_identities() == {("Account", "wa"), ("Flow", "order"), ("FlowTest", "order-test"), ("Flow", "faq")}
+
+    def test_putting_the_tree_with_replacing_patches_only_those_paths(self, store: StateStore):
+        store.put_tree(TreeHead("c1", True), [TreeDoc("a.yaml", 0, "b1", "Flow", "a"), TreeDoc("b.yaml", 0, "b2", "Flow", "b")])
+        store.put_tree(TreeHead("c2", False), [TreeDoc("b.yaml", 0, "b9", "Flow", "b2"), TreeDoc("c.yaml", 0, "b3", "Flow", "c")],
+                       replacing=["b.yaml", "c.yaml", "gone.yaml"])
+        assert store.tree_head() == TreeHead("c2", False)
+        assert store.tree_identities() == {("Flow", "a"), ("Flow", "b2"), ("Flow", "c")}
+        store.put_tree(TreeHead("c3", True), [TreeDoc("z.yaml", 0, "b4", "Flow", "z")])
+        assert store.tree_identities() == {("Flow", "z")}
 
     # ---- reconcile record -------------------------------------------------------------------
     def test_the_reconcile_record_holds_the_last_one_written(self, store: StateStore):
