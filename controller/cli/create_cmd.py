@@ -9,13 +9,12 @@ from typing import Any, List, NoReturn, Optional, Sequence
 
 import typer
 
-from controller.manifests import draft, library, portable, twilio
+from controller.manifests import draft, library, portable
 from controller.manifests.catalog import load_root
 from controller.manifests.diagnostics import Diagnostic
 from controller.manifests.draft import DraftError, Root
 from controller.manifests.loader import SourceFile, parse
 
-from . import generate as llm
 
 from .context import RepoOption, RootOption, Workspace, workspace
 from .main import app
@@ -323,6 +322,8 @@ def _from_studio(data: Any, file: Path, name: Optional[str], account: Optional[s
     if kind is None and account is not None:
         found = loaded.catalog.accounts.get(account)
         kind = found.spec.channel if found is not None else None
+    from controller.manifests import twilio  # only for imports from Twilio Studio
+
     _, friendly = twilio.definition_of(data)
     default_name = draft.slug(friendly or file.name.split(".")[0])
     return twilio.convert(data, name or default_name, kind, account, mapping, display_name, remark)
@@ -373,6 +374,8 @@ def generate(
         found = loaded.catalog.accounts.get(account)
         _check_account(loaded, account, kind or (found.spec.channel if found is not None else "whatsapp"))
         kind = kind or found.spec.channel  # type: ignore[union-attr]
+    from . import generate as llm  # httpx and the prompts: only this command needs them
+
     try:
         endpoint = llm.Endpoint.from_env()
     except llm.LlmError as exc:
@@ -430,7 +433,9 @@ class _Drafted:
 def _drafted(answer: str, requirement: str, name: Optional[str], kind: Optional[str], account: Optional[str],
              ws: Workspace, loaded: Root) -> _Drafted:
     """The model's answer as a manifest for this repository: named, unpublished, bound as asked, and checked."""
-    found = llm.extract_yaml(answer)
+    from .generate import extract_yaml
+
+    found = extract_yaml(answer)
     if found is None:
         return _Drafted(problems=["the answer holds no ```yaml block with the manifest"])
     parsed = parse(SourceFile("draft.yaml", found))

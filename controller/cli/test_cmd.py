@@ -12,8 +12,6 @@ import typer
 from controller.engine import flowtest
 from controller.engine.conversation import Conversation, Turn
 from controller.engine.events import Execution
-from controller.engine.http import HttpClient
-from controller.engine.llm import LlmClient
 from controller.engine.messages import Contact
 from controller.engine.services import HttpRequest, HttpResponse, LlmRequest, LlmResponse, Services
 from controller.manifests.catalog import Catalog, load_root
@@ -140,6 +138,9 @@ def _converse(ws: Workspace, catalog: Catalog, name: str, says: list[str] | None
             err_console.print(f"[red]error:[/red] --var {pair!r} is not NAME=VALUE")
             return 2
         variables[key] = value
+    if live:  # httpx: only a live conversation reaches out
+        from controller.engine.http import HttpClient
+        from controller.engine.llm import LlmClient
     http_client = HttpClient() if live else None
     llm_client = LlmClient(http=http_client) if live else None
     services = Services(
