@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -74,6 +75,15 @@ class Pair:
         self.source.close()
 
 
+@pytest.fixture
+def pair(tmp_path: Path):
+    """Two accounts and four published flows, reconciled cleanly by both."""
+    made = Pair(tmp_path)
+    base(made)
+    yield made
+    made.close()
+
+
 def partial(outcome: Outcome) -> bool:
     return outcome.snapshot is not None and outcome.snapshot.partial
 
@@ -86,21 +96,16 @@ def base(pair: Pair, flows: int = 4) -> None:
     pair.commit("base")
 
 
-def test_a_one_flow_change_after_a_clean_reconcile_parses_only_that_file(tmp_path: Path):
-    pair = Pair(tmp_path)
-    base(pair)
+def test_a_one_flow_change_after_a_clean_reconcile_parses_only_that_file(pair: Pair):
     pair.repo.write("flows.d/f1.yaml", flow("f1", account="wa", keywords=("kw1",), text="Hello again!"))
     fast, _ = pair.commit()
     assert partial(fast) and fast.snapshot.parsed == 1
     assert [(a.name, a.action) for a in fast.plan.actions] == [("f1", "publish")]
     ready = pair.stores[0].conditions("Flow", "f1")[0]
     assert (ready.type, ready.status, ready.message) == ("Ready", "True", "published: revision " + pair.stores[0].flow("f1").live_revision + " (#2)")
-    pair.close()
 
 
-def test_adding_and_removing_flows_is_incremental_too(tmp_path: Path):
-    pair = Pair(tmp_path)
-    base(pair)
+def test_adding_and_removing_flows_is_incremental_too(pair: Pair):
     pair.repo.write("flows.d/new.yaml", flow("new", account="wa", keywords=("fresh",)))
     fast, _ = pair.commit()
     assert partial(fast) and {a.action for a in fast.plan.actions} == {"create", "bind", "publish"}
@@ -111,12 +116,9 @@ def test_adding_and_removing_flows_is_incremental_too(tmp_path: Path):
     fast, _ = pair.commit()
     assert partial(fast) and [a.action for a in fast.plan.actions] == ["delete"]
     assert pair.stores[0].conditions("Flow", "new") == []
-    pair.close()
 
 
-def test_an_error_in_the_change_falls_back_to_the_whole_tree_and_reports_it(tmp_path: Path):
-    pair = Pair(tmp_path)
-    base(pair)
+def test_an_error_in_the_change_falls_back_to_the_whole_tree_and_reports_it(pair: Pair):
     pair.repo.write("flows.d/f2.yaml", flow("f2", account="nope", keywords=("kw2",)))
     fast, _ = pair.commit()
     assert not partial(fast) and fast.result == "invalid"
@@ -125,12 +127,9 @@ def test_an_error_in_the_change_falls_back_to_the_whole_tree_and_reports_it(tmp_
     assert not partial(fast) and fast.ok  # the last reconcile was not clean: the whole tree again
     pair.repo.write("flows.d/f2.yaml", flow("f2", account="wb", keywords=("kw2",), text="Hi"))
     assert partial(pair.commit()[0])
-    pair.close()
 
 
-def test_a_change_that_breaks_an_unchanged_document_is_found(tmp_path: Path):
-    pair = Pair(tmp_path)
-    base(pair)
+def test_a_change_that_breaks_an_unchanged_document_is_found(pair: Pair):
     pair.repo.write("flows.d/starter.yaml", starter("starter", "f0"))
     pair.repo.write("flows.d/tests/f3.yaml", flow_test("f3-test", "f3"))
     pair.commit()
@@ -142,33 +141,24 @@ def test_a_change_that_breaks_an_unchanged_document_is_found(tmp_path: Path):
     pair.repo.write("flows.d/f3.yaml", flow("f3", account="wa", keywords=("kw3",)).replace("hello", "greet"))
     fast, _ = pair.commit()  # the FlowTest expects node `hello`, which f3 no longer has
     assert not partial(fast) and ("FlowTest", "f3-test") in {d.subject for d in fast.snapshot.diagnostics if d.is_error}
-    pair.close()
 
 
-def test_an_account_change_or_a_name_defined_twice_reads_the_whole_tree(tmp_path: Path):
-    pair = Pair(tmp_path)
-    base(pair)
+def test_an_account_change_or_a_name_defined_twice_reads_the_whole_tree(pair: Pair):
     pair.repo.write("flows.d/accounts/wa.yaml", account("wa", "999"))
     assert not partial(pair.commit()[0])
     pair.repo.write("flows.d/copy.yaml", flow("f1", account="wa", keywords=("other",)))
     fast, _ = pair.commit()
     assert not partial(fast) and fast.result == "invalid"
-    pair.close()
 
 
-def test_an_entry_keyword_taken_on_the_same_account_is_blocked_as_the_whole_tree_blocks_it(tmp_path: Path):
-    pair = Pair(tmp_path)
-    base(pair)
+def test_an_entry_keyword_taken_on_the_same_account_is_blocked_as_the_whole_tree_blocks_it(pair: Pair):
     pair.repo.write("flows.d/f3.yaml", flow("f3", account="wa", keywords=("kw1",)))
     fast, whole = pair.commit()
     assert partial(fast) and [b.reason for b in fast.plan.blocked] == ["EntryConflict"]
     assert fast.plan.blocked == whole.plan.blocked
-    pair.close()
 
 
-def test_a_suspended_flow_whose_manifest_moved_to_another_account_is_left_alone(tmp_path: Path):
-    pair = Pair(tmp_path)
-    base(pair)
+def test_a_suspended_flow_whose_manifest_moved_to_another_account_is_left_alone(pair: Pair):
     moved = flow("f1", account="wb", keywords=("kw1",)).replace("metadata: {name: f1}", 'metadata: {name: f1, annotations: {chatflow/suspend: "true"}}')
     pair.repo.write("flows.d/f1.yaml", moved)
     pair.commit()
@@ -176,7 +166,6 @@ def test_a_suspended_flow_whose_manifest_moved_to_another_account_is_left_alone(
     pair.repo.write("flows.d/f3.yaml", flow("f3", account="wa", keywords=("kw3",), text="Changed"))
     fast, _ = pair.commit()  # f1 shares f3's account in the store but not in the manifests
     assert partial(fast) and [(a.name, a.action) for a in fast.plan.actions] == [("f3", "publish")]
-    pair.close()
 
 
 # ---- any sequence of changes: incremental and whole-tree end in the same state ---------------
