@@ -11,7 +11,7 @@ from typing import Callable
 from controller.crash import crash_point
 from controller.lifecycle.plan import plan as make_plan
 from controller.lifecycle.state import ActualState, Blocked, Plan
-from controller.source.git import GitSource
+from controller.source.git import GitSource, SourceError
 from controller.store.base import Condition, ReconcileRecord, StateStore, TreeHead
 
 from . import conditions
@@ -138,7 +138,10 @@ class Reconciler:
             return None
         from .incremental import read_patch
 
-        return read_patch(self.source, self.store, head.commit, commit, self.root, self.secret_root)
+        try:
+            return read_patch(self.source, self.store, head.commit, commit, self.root, self.secret_root)
+        except SourceError:  # the indexed commit is not in this clone (history rewritten, another repository)
+            return None
 
     def _index(self, commit: str, snapshot: Snapshot, patch: Patch | None, ok: bool) -> None:
         """The tree index follows every reconcile of a commit; only a clean one can be patched."""

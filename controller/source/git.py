@@ -118,7 +118,11 @@ class GitSource:
     def changes(self, old: str, new: str, root: str) -> list[Change]:
         """Manifest files added, modified or deleted under `root` between two commits."""
         root = root.strip("/")
-        out = self.repo.git.diff_tree("-r", "-z", "--no-renames", "--no-commit-id", old, new, "--", root or ".")
+        try:
+            out = self.repo.git.diff_tree("-r", "-z", "--no-renames", "--no-commit-id", old, new, "--", root or ".")
+        except git.GitCommandError:
+            raise SourceError(f"cannot compare {old[:12]} with {new[:12]} in {self.root_dir}: is each a commit of this "
+                              "repository? (a shallow clone may lack one: `git fetch --unshallow`)") from None
         fields = [f for f in out.split("\0")]
         changes = []
         i = 0

@@ -168,6 +168,21 @@ def test_a_suspended_flow_whose_manifest_moved_to_another_account_is_left_alone(
     assert partial(fast) and [(a.name, a.action) for a in fast.plan.actions] == [("f3", "publish")]
 
 
+def test_a_last_commit_missing_from_the_repository_reads_the_whole_tree(pair: Pair, tmp_path: Path):
+    other = Repo(tmp_path / "rewritten")  # the same state file, a repository without that history
+    other.write("flows.d/accounts/wa.yaml", account("wa", "111"))
+    other.write("flows.d/accounts/wb.yaml", account("wb", "222"))
+    for i in range(4):
+        other.write(f"flows.d/f{i}.yaml", flow(f"f{i}", account="wa" if i % 2 else "wb", keywords=(f"kw{i}",), text="Moved"))
+    other.commit()
+    source = GitSource(other.path)
+    try:
+        outcome = Reconciler(pair.stores[0], source, "flows.d", incremental=True).reconcile()
+        assert not partial(outcome) and outcome.ok and len(outcome.plan.actions) == 4
+    finally:
+        source.close()
+
+
 # ---- any sequence of changes: incremental and whole-tree end in the same state ---------------
 
 NAMES = ("f0", "f1", "f2", "f3", "n1", "n2")
