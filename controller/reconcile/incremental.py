@@ -23,6 +23,7 @@ from typing import Iterable
 
 from controller.lifecycle.desired import flow_from_record
 from controller.lifecycle.state import ActualState, Blocked, DesiredFlow, DesiredState, Plan
+from controller.manifests.diagnostics import sort_key
 from controller.manifests.facts import Facts
 from controller.manifests.summary import DocSummary, FileSummary
 from controller.manifests.validation import global_checks
@@ -111,7 +112,7 @@ def read_patch(source: GitSource, store: StateStore, base: str, commit: str, roo
             flows[d.name] = flow_from_record(d.name, d.record, "", f.path)
             origins[("Flow", d.name)] = (f.blob, d.index)
 
-    diagnostics = sorted((x for _, d in new for x in d.local), key=lambda x: (x.path, x.line, x.column))
+    diagnostics = sorted((x for _, d in new for x in d.local), key=sort_key)
     snapshot = Snapshot(commit, DesiredState(flows), diagnostics, origins=origins, parsed=parsed, partial=True)
     fill_specs(snapshot, specs)
     return Patch(snapshot, before, changed, frozenset(accounts), paths, tree_docs(files))
