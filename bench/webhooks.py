@@ -20,6 +20,8 @@ import hashlib
 import hmac
 import json
 import os
+import resource
+import shutil
 import signal
 import socket
 import statistics
@@ -228,11 +230,48 @@ def wait_port(port: int, timeout: float = 30) -> None:
     raise SystemExit(f"port {port} did not open")
 
 
-def run_load(port: int, count: int, connections: int, seed: str, rate: float, warmup: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--load", str(port), "--messages", str(count), "--connections",
-                          str(connections), "--seed", seed, "--rate", str(rate), "--warmup", str(warmup)],
-                         capture_output=True, text=True, check=True)
-    return json.loads(out.stdout)
+WRK_SCRIPT = Path(__file__).with_suffix(".lua")
+WRK_INSTALL = "apt-get install wrk (Debian/Ubuntu) or brew install wrk (macOS)"
+
+
+def _wrk(port: int, payloads: list[bytes], connections: int, rate: float, tmp: Path) -> dict:
+    data, offsets = tmp / "requests.bin", tmp / "offsets.txt"
+    at, lines = 0, []
+    for p in payloads:
+        lines.append(f"{at} {len(p)}")
+        at += len(p)
+    data.write_bytes(b"".join(payloads))
+    offsets.write_text("\n".join(lines) + "\n")
+    # one connection per wrk thread (the script pairs each request with its answer); the run ends
+    # when the script has every answer, well before the duration given here
+    out = subprocess.run(["wrk", "-t", str(connections), "-c", str(connections), "-d", "600s", "--timeout", "60s",
+                          "-s", str(WRK_SCRIPT), f"http://127.0.0.1:{port}/", "--", str(data), str(offsets),
+                          str(connections), str(rate)], capture_output=True, text=True, check=True, timeout=660)
+    line = next((l for l in out.stdout.splitlines() if l.startswith("RESULT ")), None)
+    if line is None:
+        raise SystemExit(f"wrk gave no result:\n{out.stdout}\n{out.stderr}")
+    result = json.loads(line[len("RESULT "):])
+    result["statuses"] = {int(k): v for k, v in result["statuses"].items()}
+    return result
+
+
+def run_load(port: int, count: int, connections: int, seed: str, rate: float, warmup: int, loadgen: str,
+             tmp: Path) -> dict:
+    """One measured run (after `warmup` requests); adds the load generator's CPU seconds."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if loadgen == "wrk":
+        payloads = requests(count + warmup, seed)
+        if warmup:
+            _wrk(port, payloads[:warmup], connections, 0, tmp)
+        result = _wrk(port, payloads[warmup:], connections, rate, tmp)
+    else:
+        out = subprocess.run([sys.executable, __file__, "--load", str(port), "--messages", str(count), "--connections",
+                              str(connections), "--seed", seed, "--rate", str(rate), "--warmup", str(warmup)],
+                             capture_output=True, text=True, check=True)
+        result = json.loads(out.stdout)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result["cpu"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return result
 
 
 def rss_mb(pid: int) -> tuple[float, float]:
@@ -267,6 +306,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=0.0, help="open-loop requests/s (0: closed loop)")
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--send-concurrency", type=int, default=4, help="CHATFLOW_SEND_CONCURRENCY for the server")
+    parser.add_argument("--loadgen", choices=["wrk", "python"], default=None,
+                        help="load generator for both endpoints (default: wrk when installed, else python)")
     parser.add_argument("--load", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--app", choices=["fake", "bare"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -279,6 +320,9 @@ def main() -> None:
         serve_app(args.app, args.port)
         return
 
+    loadgen = args.loadgen or ("wrk" if shutil.which("wrk") else "python")
+    if loadgen == "wrk" and not shutil.which("wrk"):
+        raise SystemExit(f"error: wrk is not installed ({WRK_INSTALL}); or pass --loadgen python")
     procs: list[subprocess.Popen] = []
     try:
         with tempfile.TemporaryDirectory(prefix="chatflow-bench-") as tmp:
@@ -307,11 +351,13 @@ def main() -> None:
             wait_http(f"http://127.0.0.1:{serve_port}/readyz")
             wait_port(bare_port)
             time.sleep(0.5)
-            bare = run_load(bare_port, args.messages, args.connections, "1", args.rate, args.warmup)
+            bare = run_load(bare_port, args.messages, args.connections, "1", args.rate, args.warmup, loadgen,
+                            Path(tmp))
             worker = children(server.pid)
             watched = {"server": server.pid, "fake API": procs[0].pid, **{"outbox worker": w for w in worker}}
             before = {k: cpu_seconds(p) for k, p in watched.items()}
-            served = run_load(serve_port, args.messages, args.connections, "2", args.rate, args.warmup)
+            served = run_load(serve_port, args.messages, args.connections, "2", args.rate, args.warmup, loadgen,
+                              Path(tmp))
             used = {k: cpu_seconds(p) - before[k] for k, p in watched.items()}
             rss, peak = rss_mb(server.pid)
             for w in worker:
@@ -328,9 +374,17 @@ def main() -> None:
             server.send_signal(signal.SIGTERM)
             server.wait(30)
             log.close()
+            stopped = [json.loads(line) for line in (Path(tmp) / "serve.log").read_text().splitlines()
+                       if line.startswith("{") and '"stopped"' in line]
+            commits = stopped[-1] if stopped else {}
         lost = sum(1 for i in range(expected) if got.get(f"12{i:09d}", 0) < REPLIES)
         repeated = sum(max(0, n - REPLIES) for n in got.values())
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} (shared with other work)")
+        if loadgen == "wrk":
+            print("load generator: wrk (bench/webhooks.lua), one connection per wrk thread, for both endpoints")
+        else:
+            print("load generator: Python asyncio (bench/webhooks.py --load), for both endpoints"
+                  + ("" if args.loadgen else f"; wrk is not installed ({WRK_INSTALL})"))
         print(f"bare starlette: {bare['rps']:,.0f} req/s, p50 {bare['p50']:.1f} ms, p99 {bare['p99']:.1f} ms "
               f"({bare['count']} requests, {args.connections} connections)")
         print(f"chatflow serve: {served['rps']:,.0f} msg/s, p50 {served['p50']:.1f} ms, p99 {served['p99']:.1f} ms "
@@ -339,7 +393,11 @@ def main() -> None:
         print(f"server memory:  {rss:.0f} MB RSS at the end, {peak:.0f} MB peak, server and outbox worker "
               f"together (target < 200 MB)")
         print("cpu during the chatflow run: " + ", ".join(f"{k} {v:.2f} s" for k, v in used.items())
-              + f" (load {served['count'] / served['rps']:.2f} s wall)")
+              + f", load generator {served['cpu']:.2f} s (bare run: {bare['cpu']:.2f} s); "
+              f"{served['count'] / served['rps']:.2f} s wall after {args.warmup} warm-up requests")
+        if commits.get("commits"):
+            print(f"group commit:   {commits['units'] / commits['commits']:.1f} webhooks per transaction "
+                  f"({commits['units']} in {commits['commits']}, warm-up included)")
         print(f"replies:        {sum(got.values())} counted at the fake API for {expected} contacts; "
               f"lost {lost}, repeated {repeated}")
     finally:

@@ -116,7 +116,7 @@ class Runtime:
                  clock: Callable[[], _dt.datetime] = utc_now, workers: int = WORKERS,
                  reads: StateStore | None = None) -> None:
         self.store = store
-        self.reads = reads or store  # a second connection: builds never wait for a commit
+        self.reads = reads or store  # a second connection: builds in worker threads never wait for a commit
         self.flows = flows
         self.clock = clock
         self.services = Services(http=self._blocking(services.http), llm=self._blocking(services.llm),
@@ -130,6 +130,7 @@ class Runtime:
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="runtime")
         self._loop_thread: int | None = None
+        self._waking: asyncio.AbstractEventLoop | None = None  # the loop a dispatcher wake is scheduled on
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=False)
@@ -182,12 +183,18 @@ class Runtime:
             else:
                 raise RuntimeError(f"conversation {key}: {CONFLICT_RETRIES} conflicting writes in a row")
         if committed is not None and committed.applied:
-            if committed.message_ids:
-                self.on_messages()
+            if committed.message_ids and self._waking is not loop:
+                # once per group commit, not per unit: the units of a batch resume together
+                self._waking = loop
+                loop.call_soon(self._wake)
             if unit.deadline is not None:
                 self.on_deadline(unit.deadline)
         return Done(committed, unit.reply if committed is None or committed.applied else
                     (committed.result if committed.outcome == "duplicate" else unit.reply), unit.seen)
+
+    def _wake(self) -> None:
+        self._waking = None
+        self.on_messages()
 
     async def _commit(self, work: Work) -> Committed:
         """Commit, and keep `recent` in step with what the store now holds (still under the
@@ -203,11 +210,19 @@ class Runtime:
             self.recent.forget(work.sessions)
         return committed
 
+    @property
+    def building(self) -> StateStore:
+        """What a build reads through. On the event loop: the writer's own connection (commits
+        run on the loop too, so a read never waits for one, and its page cache survives its own
+        commits, where a second connection's is dropped at each one). In a worker thread: the
+        read connection, so the build never waits for a commit."""
+        return self.store if threading.get_ident() == self._loop_thread else self.reads
+
     def live_session(self, key: ConversationKey) -> SessionRow | None:
         """The conversation's live session: as this host last read or wrote it, else from the store."""
         row = self.recent.get(key)
         if row is None:
-            row = self.reads.live_session(key)
+            row = self.building.live_session(key)
             if row is not None:
                 self.recent.read(row)
         return row
@@ -233,7 +248,7 @@ class Runtime:
     async def fire(self, timer: TimerRow) -> Done:
         """A due timer: TimerFired with the deadline it was set for (a stale one does nothing)."""
         def build() -> Unit:
-            row = self.reads.session(timer.session_id)
+            row = self.building.session(timer.session_id)
             if row is None or row.session.deadline is None or row.session.deadline.at != timer.token:
                 return Unit(None, "stale")
             now = max(self.clock(), timer.token)
@@ -255,7 +270,7 @@ class Runtime:
             raise Refused("NotFound", f"no conversation `{session_id}`")
 
         def build() -> Unit:
-            row = self.reads.session(session_id)
+            row = self.building.session(session_id)
             assert row is not None
             if row.session.is_final or (isinstance(input, Release) and row.session.status != "handed_over"):
                 raise Refused(reason, f"conversation `{session_id}` is {row.session.status.replace('_', ' ')}, not {wanted}",
@@ -297,7 +312,7 @@ class Runtime:
         key = ConversationKey(request.channel, request.account, request.address)
 
         def build() -> Unit:
-            previous = self.reads.live_session(key)
+            previous = self.building.live_session(key)
             if previous is not None and not request.restart:
                 raise Refused("Conflict", f"contact {request.address} already has a live conversation "
                                           f"`{previous.id}` (flow `{previous.session.flow}`); pass restart: true "

@@ -49,7 +49,7 @@ def build(rt: "Runtime", account: Account, event: InboundEvent) -> "Unit":
 
     dedupe = dedupe_key(event)
     if dedupe is not None:
-        seen = rt.reads.seen(dedupe.scope, dedupe.key)
+        seen = rt.building.seen(dedupe.scope, dedupe.key)
         if seen is not None:
             log.info("duplicate delivery; already applied", channel=event.channel, account=account.name,
                      kind=event.kind, key=dedupe.key)
@@ -100,7 +100,7 @@ def _started(rt: "Runtime", account: Account, event: InboundEvent, key: Conversa
     now = rt.clock()
     live = rt.flows.current
     tx = Transaction(live, now, welcome=True)
-    if rt.reads.live_session(key) is None:  # the store itself: no session write follows to catch a stale answer
+    if rt.building.live_session(key) is None:  # the store itself: no session write follows to catch a stale answer
         decision = route(None, None, live.by_account.get(account.name, ()))
         if isinstance(decision, Begin):
             target = live.flows[decision.flow.name]

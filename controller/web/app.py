@@ -158,13 +158,13 @@ def build_app(ctx: Context, on_startup: list[Callable[[], Any]] | None = None,
         return JSONResponse({"queued": True}, status_code=202)
 
     routes: list[BaseRoute] = [
+        *ctx.extra_routes,  # first: starlette tries routes in order, and the webhooks are the busiest
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/status", guarded(ctx, status)),
         Route("/metrics", guarded(ctx, metrics)),
         Route("/hooks/git", git_hook, methods=["POST"]),
         *page_routes(ctx),
-        *ctx.extra_routes,
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 

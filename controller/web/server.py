@@ -169,7 +169,8 @@ class Service:
             self.counts.close()
             self.store.close()
             self.source.close()
-            log.info("stopped")
+            committer = self.runtime.committer
+            log.info("stopped", commits=committer.batches, units=committer.units)
 
     async def _watch(self, stop: asyncio.Event) -> None:
         root = self.source.root_dir / self.config.root if self.config.worktree else None
