@@ -15,23 +15,13 @@ UNSENT: tuple[str, ...] = ("pending", "sending")
 DeliveryState = Literal["sent", "delivered", "read", "failed"]
 
 
-_last_stamp: tuple[_dt.datetime | None, str] = (None, "")
-
-
 def stamp(value: _dt.datetime) -> str:
     """A time as fixed-width UTC text (`2026-01-05T09:00:00.000000+00:00`), so stored times sort as text."""
-    global _last_stamp
-    last = _last_stamp  # one unit of work stamps the same `now` several times (its rows, its session)
-    if value is last[0]:
-        return last[1]
-    given = value
     if value.tzinfo is not _dt.timezone.utc:
         if value.tzinfo is None:
             raise ValueError("store times must be timezone-aware")
         value = value.astimezone(_dt.timezone.utc)
-    text = value.isoformat(timespec="microseconds")
-    _last_stamp = (given, text)
-    return text
+    return value.isoformat(timespec="microseconds")
 
 
 def unstamp(text: str) -> _dt.datetime:
