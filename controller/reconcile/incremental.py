@@ -115,7 +115,7 @@ def read_patch(source: GitSource, store: StateStore, base: str, commit: str, roo
     diagnostics = sorted((x for _, d in new for x in d.local), key=sort_key)
     snapshot = Snapshot(commit, DesiredState(flows), diagnostics, origins=origins, parsed=parsed, partial=True)
     fill_specs(snapshot, specs)
-    return Patch(snapshot, before, changed, frozenset(accounts), paths, tree_docs(files))
+    return Patch(snapshot, before, changed, frozenset(accounts), paths, index_docs(files))
 
 
 def _clean_docs(files: list[FileSummary]) -> list[tuple[FileSummary, DocSummary]] | None:
@@ -149,7 +149,7 @@ def _checks_pass(source: GitSource, store: StateStore, new: list[tuple[FileSumma
     return not any(x.is_error for x in global_checks(facts, known=known - mine))
 
 
-def tree_docs(files: Iterable[FileSummary]) -> list[TreeDoc]:
+def index_docs(files: Iterable[FileSummary]) -> list[TreeDoc]:
     """The tree index's rows for these files' documents."""
     out = []
     for f in files:

@@ -32,7 +32,7 @@ class Snapshot:
     # where each valid document came from, to fetch its spec only when an action needs it
     origins: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)  # -> (blob, index)
     parsed: int = 0  # files parsed (not from the cache)
-    files: list[FileSummary] = field(default_factory=list)  # read from git (not the worktree)
+    files: list[FileSummary] = field(default_factory=list)  # from git, until the reconciler indexes them
     partial: bool = False  # an incremental read: only what the commit's diff touches
 
 

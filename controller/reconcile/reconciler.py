@@ -145,13 +145,14 @@ class Reconciler:
 
     def _index(self, commit: str, snapshot: Snapshot, patch: Patch | None, ok: bool) -> None:
         """The tree index follows every reconcile of a commit; only a clean one can be patched."""
-        from .incremental import tree_docs
+        from .incremental import index_docs
 
         if patch is not None:
             self.store.put_tree(TreeHead(commit, ok), patch.docs, replacing=patch.paths)
             return
         clean = ok and not snapshot.desired.incomplete and not any(d.is_error for d in snapshot.diagnostics)
-        self.store.put_tree(TreeHead(commit, clean), tree_docs(snapshot.files) if clean else [])
+        self.store.put_tree(TreeHead(commit, clean), index_docs(snapshot.files) if clean else [])
+        snapshot.files = []  # indexed: a long-lived host need not keep every file's summary
 
     def _with_specs(self, plan: Plan, snapshot: Snapshot) -> Plan:
         """Cached flows enter planning without their spec; load it for the actions that store one."""
