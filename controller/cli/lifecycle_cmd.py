@@ -79,11 +79,15 @@ def plan(
 
     Without --base it compares HEAD's manifests with the state store (an absent store counts as
     empty). With --base it applies BASE's manifests to an empty in-memory store first, so a CI
-    job on a pull request needs no store:
-
-      chatflow plan --base origin/main -o markdown > plan.md
+    job on a pull request needs no store.
 
     Exit 0 when nothing is blocked or invalid, 1 otherwise.
+
+    \b
+    Examples:
+      chatflow plan
+      chatflow plan --base origin/main -o markdown > plan.md
+      chatflow plan --base main --head feature -o json
     """
     ws = workspace(repo, root, state)
     source = _source(ws)
@@ -142,6 +146,14 @@ def apply(
     """Reconcile once: validate REV's manifests, plan, apply to the store, update status; then exit.
 
     Exit 0 when everything applied, 1 when something is blocked or invalid (the rest is applied).
+    After a clean apply, the next one reads only the files git says changed since (docs/lifecycle.md,
+    "Incremental apply"); --force reads every manifest again.
+
+    \b
+    Examples:
+      chatflow apply
+      chatflow apply --rev origin/main --state /var/lib/chatflow/state.db
+      chatflow apply --force
     """
     ws = workspace(repo, root, state)
     source = _source(ws)
@@ -176,6 +188,12 @@ def status(
     """Report every flow and account: desired and actual state, live revision, conditions.
 
     Exit 0 when everything is Ready, 1 otherwise.
+
+    \b
+    Examples:
+      chatflow status
+      chatflow status -o json | jq '.flows[] | select(.conditions[0].status != "True")'
+      chatflow status -o markdown > status.md
     """
     ws = workspace(repo, root, state)
     ws.require_state("run `chatflow apply` or `chatflow serve` first")
@@ -282,7 +300,13 @@ def history(
     root: str = RootOption,
     state: Optional[Path] = StateOption,
 ) -> None:
-    """List applied transitions (oldest first): commit, action, from -> to, time. Kept after deletion."""
+    """List applied transitions (oldest first): commit, action, from -> to, time. Kept after deletion.
+
+    \b
+    Examples:
+      chatflow history
+      chatflow history order-status -o json
+    """
     ws = workspace(repo, root, state)
     ws.require_state("nothing has been applied yet")
     store = SQLiteStore(ws.state)

@@ -106,6 +106,12 @@ def schema_cmd(
     Editors use them through the modeline at the top of each manifest:
       # yaml-language-server: $schema=../schemas/chatflow.schema.json
     CI runs `chatflow schema --check` so the checked-in files never go stale.
+
+    \b
+    Examples:
+      chatflow schema
+      chatflow schema --check
+      chatflow schema --out build/schemas
     """
     from controller.manifests import schema
 
@@ -131,6 +137,11 @@ def migrate(
     """Upgrade manifests to the current apiVersion, one ordered step per version.
 
     Without --write it lists what would change and exits 1 when anything is out of date.
+
+    \b
+    Examples:
+      chatflow migrate
+      chatflow migrate --write
     """
     from controller.manifests import migrations
     from controller.manifests.loader import discover

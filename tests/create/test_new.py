@@ -142,10 +142,11 @@ def test_a_blank_flow_needs_a_trigger(repo: Path):
     assert not (repo / "flows.d" / "support.yaml").exists()
 
 
-def test_every_creation_command_explains_itself():
+def test_every_command_shows_examples_in_its_help():
     top = run_cli("--help")
-    for command in ("new", "templates", "export", "import", "generate"):
-        assert command in top.stdout
+    commands = [line.split()[0] for line in top.stdout.split("Commands:")[1].splitlines() if line.strip()]
+    assert {"new", "templates", "export", "import", "generate", "plan", "apply", "status", "history", "serve"} <= set(commands)
+    for command in commands:
         sub = run_cli(command, "--help")
         assert sub.returncode == 0 and "Usage" in sub.stdout, command
         assert "Examples:" in sub.stdout or command == "templates", command
