@@ -58,11 +58,9 @@ class Patch:
         return (DesiredState({n: f for n, f in desired.flows.items() if n in names}),
                 ActualState({n: f for n, f in after.flows.items() if n in names}, {}))
 
-    def condition_changes(self, store: StateStore, computed: dict[Subject, list[Condition]],
-                          subjects: Iterable[Subject]) -> dict[Subject, list[Condition]]:
-        """The conditions that differ from the stored ones; a subject that is gone keeps none."""
-        asked = set(subjects) | set(computed)
-        stored = store.conditions_of(asked)
+    def condition_changes(self, store: StateStore, computed: dict[Subject, list[Condition]]) -> dict[Subject, list[Condition]]:
+        """The conditions that differ from the stored ones; a flow the change removed keeps none."""
+        stored = store.conditions_of({("Flow", n) for n in self.changed} | set(computed))
         changes = {s: c for s, c in computed.items() if essence(c) != essence(stored.get(s, []))}
         for subject in stored:
             if subject not in computed:

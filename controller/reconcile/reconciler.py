@@ -113,14 +113,14 @@ class Reconciler:
             after = patch.read_after(self.store)
             desired, around = patch.condition_inputs(after, plan, applied.refused)
             computed = conditions.compute(desired, around, plan, applied.refused, now)
-            self.store.set_conditions_many(patch.condition_changes(self.store, computed, [("Flow", n) for n in patch.changed]))
+            self.store.set_conditions_many(patch.condition_changes(self.store, computed))
         else:
             after = self.store.actual()
             not_ready = self.readiness(snapshot, after) if self.readiness else None
             computed = conditions.compute(snapshot.desired, after, plan, applied.refused, now, not_ready)
             self.store.set_conditions_many(self._condition_changes(computed, snapshot, after))
         outcome = Outcome(commit, False, plan, applied.refused, len(applied.applied), snapshot)
-        if from_git:
+        if from_git and self.incremental:
             self._index(commit, snapshot, patch, outcome.ok)
         outcome.duration_ms = (time.perf_counter() - started) * 1000
         self.store.set_reconcile_record(ReconcileRecord(commit, now, round(outcome.duration_ms, 1), outcome.result))
@@ -144,7 +144,8 @@ class Reconciler:
             return None
 
     def _index(self, commit: str, snapshot: Snapshot, patch: Patch | None, ok: bool) -> None:
-        """The tree index follows every reconcile of a commit; only a clean one can be patched."""
+        """The tree index follows each incremental reconciler's commit; only a clean one can be
+        patched (another host's reconcile moves the record, not the index: the next one reads all)."""
         from .incremental import index_docs
 
         if patch is not None:
