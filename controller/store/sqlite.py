@@ -88,6 +88,19 @@ class _Account:
     commit: str | None
 
 
+STATE_DIR = ".chatflow"  # the default state directory, in the repository's worktree
+
+
+def _prepare_directory(directory: Path) -> None:
+    """Create the state database's directory. The default one ignores itself in git, so that
+    `git add -A` in the repository never stages the state: a database that changes while git
+    reads it, and has no business in a manifest repository."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ignore = directory / ".gitignore"
+    if directory.name == STATE_DIR and not ignore.exists():
+        ignore.write_text("# chatflow's state database: never committed\n*\n", encoding="utf-8")
+
+
 class SQLiteStore(RuntimeTables, StateStore):
     """The embedded StateStore.
 
@@ -105,7 +118,7 @@ class SQLiteStore(RuntimeTables, StateStore):
         conn: sqlite3.Connection | None = None
         try:
             if not memory:
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                _prepare_directory(Path(self.path).parent)
             conn = sqlite3.connect(
                 self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False, cached_statements=256
             )
@@ -364,6 +377,11 @@ class SQLiteStore(RuntimeTables, StateStore):
             return dict(self._conn.execute("SELECT name, spec_json FROM accounts").fetchall())
 
     # -- lifecycle ----------------------------------------------------------------------------
+    def autocheckpoint(self, pages: int) -> None:
+        """Checkpoint inside the COMMIT that takes the log past `pages` (SQLite's default: 1,000)."""
+        with self._lock:
+            self._conn.execute(f"PRAGMA wal_autocheckpoint = {int(pages)}")
+
     def close(self) -> None:
         with self._lock:
             try:

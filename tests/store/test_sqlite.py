@@ -85,6 +85,24 @@ def test_opening_creates_the_parent_directories_and_a_wal_database(tmp_path: Pat
         store.close()
 
 
+def test_the_default_state_directory_is_ignored_by_git_in_the_repository(tmp_path: Path):
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / "flows.d").mkdir()
+    (repo / "flows.d" / "a.yaml").write_text("kind: Flow\n", encoding="utf-8")
+    store = SQLiteStore(repo / ".chatflow" / "state.db")
+    store.apply([create("faq")], "c1", T0)
+    try:
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=repo,
+                                capture_output=True, text=True, check=True).stdout
+        assert status.splitlines() == ["?? flows.d/a.yaml"]  # `git add -A` stages the manifest alone
+    finally:
+        store.close()
+    elsewhere = tmp_path / "var" / "state.db"  # a directory of the operator's choosing is left as it is
+    SQLiteStore(elsewhere).close()
+    assert not (elsewhere.parent / ".gitignore").exists()
+
+
 def test_an_in_memory_store_works_for_a_plan_that_writes_no_file(tmp_path: Path):
     store = SQLiteStore(":memory:")
     store.apply([create("faq")], "c1", T0)
