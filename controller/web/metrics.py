@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -57,6 +57,7 @@ class Metrics:
         self.events_processed = Counter("chatflow_events_processed", "Inbound channel events applied (a redelivered "
                                         "duplicate is not counted again), by channel and kind.", ["channel", "type"],
                                         registry=r)
+        self._children: dict[tuple[Counter, str, str], Any] = {}  # labels() takes a lock per call
         if store is not None:
             r.register(StoreCollector(store))
             r.register(RuntimeCollector(counts or store))
@@ -92,11 +93,19 @@ class Metrics:
     def webhook_request(self, channel: str, status: int) -> None:
         """One webhook request answered with `status` (the outcome label names it, docs/observability.md);
         `channel` must be a known channel's name or `unknown`, so a caller cannot make up series."""
-        self.webhook_requests.labels(channel, OUTCOMES.get(status, "error")).inc()
+        self._child(self.webhook_requests, channel, OUTCOMES.get(status, "error")).inc()
 
     def event_processed(self, channel: str, kind: str) -> None:
         """One inbound event applied (message, status, conversation_started, unsubscribed...)."""
-        self.events_processed.labels(channel, kind).inc()
+        self._child(self.events_processed, channel, kind).inc()
+
+    def _child(self, counter: Counter, first: str, second: str) -> Any:
+        """The labelled series, looked up once: these two counters move with every webhook."""
+        key = (counter, first, second)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = counter.labels(first, second)
+        return child
 
     # -- exposition -------------------------------------------------------------------------------
     def exposition(self) -> bytes:

@@ -94,7 +94,7 @@ class Service:
         self.ctx = Context(self.store, self.loop, self.reconciler, Settings.from_env(config.host, label, self.branch),
                            metrics=self.metrics)
         self._wire_runtime()
-        self.app = build_app(self.ctx, lifespan=self._lifespan)
+        self.app = self.webhooks.first(build_app(self.ctx, lifespan=self._lifespan))
 
     def _wire_runtime(self) -> None:
         """The runtime serves the live set from the store at once (after a restart, before the
@@ -114,7 +114,8 @@ class Service:
         self.runtime.on_messages = self.worker.wake
         self.runtime.on_deadline = self.scheduler.wake
         self.runtime.on_event = self._event_handled
-        self.ctx.extra_routes += [*Webhooks(self.runtime, self.metrics).routes(), *RuntimeApi(self.ctx, self.runtime).routes(),
+        self.webhooks = Webhooks(self.runtime, self.metrics)
+        self.ctx.extra_routes += [*self.webhooks.routes(), *RuntimeApi(self.ctx, self.runtime).routes(),
                                   *openapi.routes()]
         self.exit_code = 0
         self.stop_serving: Callable[[], None] = lambda: None
