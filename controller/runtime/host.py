@@ -211,12 +211,17 @@ class Runtime:
         return committed
 
     @property
+    def on_loop(self) -> bool:
+        """Whether this build runs on the event loop (where blocking services raise OffLoop)."""
+        return threading.get_ident() == self._loop_thread
+
+    @property
     def building(self) -> StateStore:
         """What a build reads through. On the event loop: the writer's own connection (commits
         run on the loop too, so a read never waits for one, and its page cache survives its own
         commits, where a second connection's is dropped at each one). In a worker thread: the
         read connection, so the build never waits for a commit."""
-        return self.store if threading.get_ident() == self._loop_thread else self.reads
+        return self.store if self.on_loop else self.reads
 
     def live_session(self, key: ConversationKey) -> SessionRow | None:
         """The conversation's live session: as this host last read or wrote it, else from the store."""
@@ -240,6 +245,9 @@ class Runtime:
             key = inbound.conversation_key(account, event)
             done = await self.apply(str(key) if key is not None else None,
                                     lambda e=event: inbound.build(self, account, e))
+            if done.duplicate:
+                log.info("duplicate delivery; already applied", channel=event.channel, account=account.name,
+                         kind=event.kind, message_id=event.message_id)
             self.on_event(event, done)
             if event.kind == "conversation_started" and done.reply:
                 answer = done.reply

@@ -48,11 +48,13 @@ def build(rt: "Runtime", account: Account, event: InboundEvent) -> "Unit":
     from .host import Unit
 
     dedupe = dedupe_key(event)
-    if dedupe is not None:
+    if dedupe is not None and not rt.on_loop:
+        # In a worker thread the build may call an http or llm node: a redelivery must not call
+        # it again. On the event loop it cannot (OffLoop), so the commit's dedupe insert, which
+        # writes nothing for a key it has, is the only check a redelivery needs (one read less
+        # per event).
         seen = rt.building.seen(dedupe.scope, dedupe.key)
         if seen is not None:
-            log.info("duplicate delivery; already applied", channel=event.channel, account=account.name,
-                     kind=event.kind, key=dedupe.key)
             return Unit(None, seen.result, seen=True)
     if event.kind == "status" and event.status is not None:
         s = event.status
