@@ -143,6 +143,49 @@ def test_a_blocking_http_call_runs_off_the_event_loop_and_other_conversations_go
     assert finished["15550002"] < finished["15550001"] - 0.5  # the slow call did not hold the loop
 
 
+def test_a_redelivery_is_applied_once_also_inside_a_batch_of_others(store):
+    publish(store, flow_doc("names", ASK))
+    rt = host(store)
+    account = rt.flows.current.accounts["wa"]
+
+    async def deliveries() -> None:
+        await rt.receive(account, [text("15550001", "hi", 0)])
+        # the same message again, twice in one batch with new contacts' first messages
+        await asyncio.gather(*(rt.receive(account, [text(a, "hi", 0)])
+                               for a in ("15550001", "15550002", "15550001", "15550003")))
+
+    asyncio.run(deliveries())
+    assert replies(store, "15550001") == ["Your name?"]  # not "Hello hi": the redelivery was no answer
+    assert replies(store, "15550002") == replies(store, "15550003") == ["Your name?"]
+    rt.close()
+
+
+def test_a_redelivery_does_not_call_an_http_node_again(store):
+    with FakeServer() as api:
+        api.routes["/lookup"] = Answer(200, {"who": "the API"})
+        nodes = {
+            "start": {"type": "start", "next": "call"},
+            "call": {"type": "http", "url": api.url + "/lookup", "save": {"who": "who"}, "next": "said",
+                     "on_failure": "said"},
+            "said": {"type": "message", "text": "Answer from {{ vars.who }}", "next": "done"},
+            "done": {"type": "end"},
+        }
+        publish(store, flow_doc("calls", nodes))
+        http = HttpClient()
+        rt = host(store, Services(http=http))
+        account = rt.flows.current.accounts["wa"]
+
+        async def twice() -> None:
+            for _ in range(2):
+                await rt.receive(account, [text("15550001", "hi", 0)])
+
+        asyncio.run(twice())
+        http.close()
+        rt.close()
+    assert replies(store, "15550001") == ["Answer from the API"]
+    assert len(api.seen) == 1
+
+
 def test_execution_events_are_kept_only_for_flows_that_log(store):
     publish(store, flow_doc("logged", ASK, logging=True, keywords=("logged",)))
     publish(store, flow_doc("quiet", ASK, logging=False))

@@ -130,6 +130,16 @@ def test_unknown_channels_and_accounts_and_mismatched_urls_are_not_found(served)
         assert answer.json()["error"]
 
 
+def test_other_methods_and_deeper_paths_are_answered_as_any_route_would_be(served, fake):
+    raw = body(wa_text("15550002323", "hi"))
+    headers = meta_signature(raw, SECRETS["WA_SECRET"])
+    for method in ("PUT", "DELETE", "PATCH"):
+        assert served.client.request(method, "/webhooks/whatsapp/wa", content=raw, headers=headers).status_code == 405
+    assert served.client.post("/webhooks/whatsapp/wa/extra", content=raw, headers=headers).status_code == 404
+    assert served.client.post("/webhooks/", content=raw, headers=headers).status_code == 404
+    nothing_recorded(served, fake)
+
+
 # ---- sizes and bodies -------------------------------------------------------------------------------
 
 
