@@ -192,8 +192,9 @@ def run(config: ServeConfig) -> None:
         service = Service(config)
     except SettingError as exc:
         raise SystemExit(f"error: {exc}") from None
+    # access_log off: at level warning its lines were never shown, yet every response built one
     server = uvicorn.Server(uvicorn.Config(service.app, host=config.host, port=config.port, log_level="warning",
-                                           lifespan="on", timeout_graceful_shutdown=10))
+                                           access_log=False, lifespan="on", timeout_graceful_shutdown=10))
     service.stop_serving = lambda: setattr(server, "should_exit", True)
     server.run()
     if service.exit_code:
