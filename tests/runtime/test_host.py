@@ -70,6 +70,14 @@ def host(store: SQLiteStore, services: Services | None = None) -> Runtime:
     return Runtime(store, LiveFlows(store), services or Services())
 
 
+def calling(store: SQLiteStore, nodes: dict[str, Any]) -> tuple[Runtime, HttpClient, Account]:
+    """A host with a real HTTP client, serving the published flow `calls` made of `nodes`."""
+    publish(store, flow_doc("calls", nodes))
+    http = HttpClient()
+    rt = host(store, Services(http=http))
+    return rt, http, rt.flows.current.accounts["wa"]
+
+
 def text(address: str, body: str, n: int) -> InboundEvent:
     return InboundEvent(channel="whatsapp", account_channel_id="106540352242922", kind="message",
                         contact=Contact(address, "Ana"), message_id=f"wamid.{address}.{n}", type="text", text=body)
@@ -122,10 +130,7 @@ def test_a_blocking_http_call_runs_off_the_event_loop_and_other_conversations_go
             "quick": {"type": "message", "text": "Quick answer", "next": "done"},
             "done": {"type": "end"},
         }
-        publish(store, flow_doc("calls", nodes))
-        http = HttpClient()
-        rt = host(store, Services(http=http))
-        account = rt.flows.current.accounts["wa"]
+        rt, http, account = calling(store, nodes)
         finished: dict[str, float] = {}
 
         async def one(address: str, body: str) -> None:
@@ -170,10 +175,7 @@ def test_a_redelivery_does_not_call_an_http_node_again(store):
             "said": {"type": "message", "text": "Answer from {{ vars.who }}", "next": "done"},
             "done": {"type": "end"},
         }
-        publish(store, flow_doc("calls", nodes))
-        http = HttpClient()
-        rt = host(store, Services(http=http))
-        account = rt.flows.current.accounts["wa"]
+        rt, http, account = calling(store, nodes)
 
         async def twice() -> None:
             for _ in range(2):
