@@ -7,10 +7,12 @@ nobody (measured: every ~40th group commit took 5-9 ms instead of 0.1-0.2 ms). T
 runs PASSIVE checkpoints from its own connection every `interval` seconds; they copy what no reader
 still needs and never block a writer, and SQLite releases the GIL while it copies.
 
-A checkpoint that copied the whole log lets the next commit write the log from its start again.
-Under a steady stream of commits that needs a checkpoint to finish between two of them; the
-writer's own automatic checkpoint stays on as a backstop (`BACKSTOP_PAGES`) that guarantees the
-restart, and by then it only has to copy the frames this thread has not.
+A checkpoint that copied the whole log lets the next commit write the log from its start again,
+but only if no commit came in between. Under a steady stream of commits that seldom happens, so
+the log grows to the writer's own automatic checkpoint, kept on as a backstop (`BACKSTOP_PAGES`,
+~40 MB): that commit copies only the frames this thread has not (at most `interval`'s worth) and
+restarts the log. Measured with 8 webhooks per commit in process: the log peaked at the backstop,
+and commits over 3x the median went from 24-26 to 5-8 in 1,000.
 """
 
 from __future__ import annotations
