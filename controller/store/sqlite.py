@@ -377,11 +377,6 @@ class SQLiteStore(RuntimeTables, StateStore):
             return dict(self._conn.execute("SELECT name, spec_json FROM accounts").fetchall())
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def autocheckpoint(self, pages: int) -> None:
-        """Checkpoint inside the COMMIT that takes the log past `pages` (SQLite's default: 1,000)."""
-        with self._lock:
-            self._conn.execute(f"PRAGMA wal_autocheckpoint = {int(pages)}")
-
     def close(self) -> None:
         with self._lock:
             try:

@@ -31,7 +31,6 @@ from controller.runtime.retention import Pruner, RetentionPolicy
 from controller.runtime.scheduler import Scheduler
 from controller.runtime.settings import SettingError
 from controller.runtime.worker import OutboxWorker
-from controller.store.checkpoint import BACKSTOP_PAGES, Checkpointer
 from controller.store.sqlite import SQLiteStore
 
 from .app import Context, Settings, build_app
@@ -104,7 +103,6 @@ class Service:
         self.reconciler.on_live_change(self._live_changed)
         self.http = HttpClient()
         self.reads = SQLiteStore(self.store.path)  # WAL: the runtime's reads never wait for a commit
-        self.checkpointer = Checkpointer(self.store.path)
         services = Services(http=self.http, llm=LlmClient(http=self.http), new_id=session_ids())
         self.runtime = Runtime(self.store, self.flows, services, reads=self.reads)
         DispatchConfig.from_env()  # a bad setting stops serve now, not the worker later
@@ -149,8 +147,6 @@ class Service:
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLDS)
         self.worker.start()
-        self.store.autocheckpoint(BACKSTOP_PAGES)  # the checkpointer's thread copies the log
-        self.checkpointer.start()
         tasks = [asyncio.create_task(self.loop.run(stop), name="reconcile-loop"),
                  asyncio.create_task(self.worker.watch(), name="outbox-worker")]
         runtime_tasks = [asyncio.create_task(self.scheduler.run(stop), name="timers"),
@@ -170,7 +166,6 @@ class Service:
             await asyncio.to_thread(self.worker.stop)
             self.runtime.close()
             self.http.close()
-            self.checkpointer.stop()
             self.reads.close()
             self.counts.close()
             self.store.close()
