@@ -6,7 +6,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 import httpx
 
@@ -101,6 +101,13 @@ def response_json(response: httpx.Response) -> Any:
         return None
 
 
+class Client(Protocol):
+    """What a send needs of an HTTP client: the outbox's Poster, or an httpx.AsyncClient."""
+
+    async def post(self, url: str, *, content: bytes, headers: Mapping[str, str],
+                   timeout: float) -> httpx.Response: ...
+
+
 class ChannelAdapter(ABC):
     """One channel's wire format. Pure apart from `send`, which does the one HTTP call.
 
@@ -176,7 +183,7 @@ class ChannelAdapter(ABC):
 
     async def send(
         self,
-        client: httpx.AsyncClient,
+        client: Client,
         account: Account,
         to: str,
         message: OutboundMessage,

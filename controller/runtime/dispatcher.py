@@ -15,14 +15,16 @@ import importlib.util
 import random
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import httpx
 import structlog
 
 from controller.backoff import Backoff
-from controller.channels.base import SendResult as ChannelResult
+from controller.channels.base import Client, SendResult as ChannelResult
+from controller.channels.poster import Poster
 from controller.channels.registry import ADAPTERS
 from controller.crash import crash_point
 from controller.manifests.models import Account
@@ -111,15 +113,22 @@ class Dispatcher:
         self._stopping = True
         self._wake.set()
 
-    async def run(self) -> None:
+    def _client(self) -> Any:
+        """The lean Poster, unless a transport was given (tests) or the environment names a proxy,
+        which httpx honours (NO_PROXY included)."""
+        if self.transport is None and not _proxies():
+            return Poster(max_idle=self.config.concurrency)
         limits = httpx.Limits(max_connections=self.config.concurrency, max_keepalive_connections=self.config.concurrency)
+        return httpx.AsyncClient(limits=limits, transport=self.transport)
+
+    async def run(self) -> None:
         rate = RateLimit(self.config.rate)
         in_flight: set[asyncio.Task[SendResult]] = set()
         done: list[SendResult] = []
         recovered = self.store.recover_messages(self.clock())
         if recovered:
             log.warning("messages were being sent when the process stopped; sending them again", count=recovered)
-        async with httpx.AsyncClient(limits=limits, transport=self.transport) as client:
+        async with self._client() as client:
             while True:
                 if done:
                     self._settle(done)
@@ -167,14 +176,14 @@ class Dispatcher:
     def _settle(self, results: list[SendResult]) -> None:
         self.store.settle_messages(results, self.clock())
 
-    async def _send(self, client: httpx.AsyncClient, rate: RateLimit, row: OutboxRow) -> SendResult:
+    async def _send(self, client: Client, rate: RateLimit, row: OutboxRow) -> SendResult:
         try:
             return await self._attempt(client, rate, row)
         except Exception as exc:  # a bug must not lose the message: retry it later
             log.exception("send failed unexpectedly", outbox=row.id)
             return self._retry(row, ChannelResult("retryable", code="internal", title=f"{type(exc).__name__}: {exc}"))
 
-    async def _attempt(self, client: httpx.AsyncClient, rate: RateLimit, row: OutboxRow) -> SendResult:
+    async def _attempt(self, client: Client, rate: RateLimit, row: OutboxRow) -> SendResult:
         account = self.accounts(row.account)
         if account is None or account.spec.channel != row.channel:
             self.failed += 1
@@ -210,3 +219,8 @@ class Dispatcher:
         return SendResult(row.id, "retry", error_code=result.code, error_title=result.title,
                           maybe_delivered=result.maybe_delivered,
                           next_attempt_at=self.clock() + _dt.timedelta(seconds=delay))
+
+
+def _proxies() -> bool:
+    """Whether the environment sets an HTTP(S) proxy (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY...)."""
+    return any(scheme in ("http", "https", "all") for scheme in urllib.request.getproxies())

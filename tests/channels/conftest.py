@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import uvicorn
 from starlette.applications import Starlette
@@ -21,6 +20,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from controller.channels.base import ChannelAdapter, SendResult
+from controller.channels.poster import Poster
 from controller.engine.messages import OutboundMessage
 from controller.manifests.models import Account
 
@@ -230,6 +230,6 @@ def send(adapter: ChannelAdapter, acct: Account, to: str, message: OutboundMessa
          timeout: float = 5.0) -> SendResult:
     """Run one adapter send with a fresh client, as the outbox will."""
     async def go() -> SendResult:
-        async with httpx.AsyncClient(trust_env=False) as client:
+        async with Poster() as client:
             return await adapter.send(client, acct, to, message, timeout=timeout)
     return asyncio.run(go())
