@@ -7,9 +7,12 @@ fake Graph API that answers every send and counts the replies per contact, the l
 messages/s, p50/p99 latency, the ratio to the bare endpoint, the server's memory, and the replies
 counted at the fake API (none may be missing or repeated).
 
-    python bench/webhooks.py [--messages 5000] [--connections 32] [--rate 0] [--send-concurrency 4]
+    python bench/webhooks.py [--messages 5000] [--connections 32] [--rounds 3] [--rate 0] [--send-concurrency 4]
 
 `--rate R` paces the load at R requests/s (open loop) instead of as fast as answers come back.
+Each round measures the bare endpoint, then `chatflow serve` (the same server throughout, new
+contacts each round); the ratio is taken within a round, and the summary gives the medians, so a
+slow moment of a shared machine moves one round, not the result.
 """
 
 from __future__ import annotations
@@ -294,6 +297,13 @@ def children(pid: int) -> list[int]:
         return []
 
 
+def wait_replies(fake_port: int, count: int, timeout: float) -> None:
+    """Until the fake API has counted `count` replies (or `timeout` seconds have passed)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and sum(counts(fake_port).values()) < count:
+        time.sleep(0.2)
+
+
 def counts(fake_port: int) -> dict[str, int]:
     with urllib.request.urlopen(f"http://127.0.0.1:{fake_port}/counts", timeout=10) as r:
         return json.loads(r.read())
@@ -305,6 +315,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rate", type=float, default=0.0, help="open-loop requests/s (0: closed loop)")
     parser.add_argument("--warmup", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=3, choices=range(1, 8), metavar="{1..7}",
+                        help="bare-then-chatflow rounds; the summary gives the medians")
     parser.add_argument("--send-concurrency", type=int, default=4, help="CHATFLOW_SEND_CONCURRENCY for the server")
     parser.add_argument("--loadgen", choices=["wrk", "python"], default=None,
                         help="load generator for both endpoints (default: wrk when installed, else python)")
@@ -340,8 +352,7 @@ def main() -> None:
                    # WhatsApp's default is 80 sends/s per number (1,000 after an upgrade): lift it so the
                    # bench measures chatflow, not the rate limit
                    "CHATFLOW_SEND_RATE": "100000",
-                   # the fake answers in about a millisecond, so a few connections carry every send;
-                   # httpcore's pool spends CPU per request on each open connection
+                   # the fake answers in about a millisecond, so a few connections carry every send
                    "CHATFLOW_SEND_CONCURRENCY": str(args.send_concurrency)}
             log = open(Path(tmp) / "serve.log", "w")
             server = subprocess.Popen([sys.executable, "-m", "controller", "serve", "--repo", str(repo), "--port",
@@ -351,25 +362,26 @@ def main() -> None:
             wait_http(f"http://127.0.0.1:{serve_port}/readyz")
             wait_port(bare_port)
             time.sleep(0.5)
-            bare = run_load(bare_port, args.messages, args.connections, "1", args.rate, args.warmup, loadgen,
-                            Path(tmp))
             worker = children(server.pid)
             watched = {"server": server.pid, "fake API": procs[0].pid, **{"outbox worker": w for w in worker}}
-            before = {k: cpu_seconds(p) for k, p in watched.items()}
-            served = run_load(serve_port, args.messages, args.connections, "2", args.rate, args.warmup, loadgen,
-                              Path(tmp))
-            used = {k: cpu_seconds(p) - before[k] for k, p in watched.items()}
+            used = dict.fromkeys(watched, 0.0)
+            rounds: list[tuple[dict, dict]] = []
+            for r in range(args.rounds):
+                bare = run_load(bare_port, args.messages, args.connections, "1", args.rate, args.warmup, loadgen,
+                                Path(tmp))
+                before = {k: cpu_seconds(p) for k, p in watched.items()}
+                served = run_load(serve_port, args.messages, args.connections, str(2 + r), args.rate,
+                                  args.warmup if r == 0 else 0, loadgen, Path(tmp))
+                for k, p in watched.items():
+                    used[k] += cpu_seconds(p) - before[k]
+                rounds.append((bare, served))
+                # the next round starts once the outbox has caught up, so its sends do not slow the
+                # bare endpoint's run
+                wait_replies(fake_port, REPLIES * (args.warmup + (r + 1) * args.messages), 60)
             rss, peak = rss_mb(server.pid)
             for w in worker:
                 rss, peak = rss + rss_mb(w)[0], peak + rss_mb(w)[1]
-            expected = args.messages + args.warmup
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:  # the last replies may still be on their way
-                got = counts(fake_port)
-                if sum(got.values()) >= REPLIES * expected:
-                    break
-                time.sleep(0.2)
-            time.sleep(1.0)
+            time.sleep(1.0)  # a repeated reply would still be on its way
             got = counts(fake_port)
             server.send_signal(signal.SIGTERM)
             server.wait(30)
@@ -377,7 +389,9 @@ def main() -> None:
             stopped = [json.loads(line) for line in (Path(tmp) / "serve.log").read_text().splitlines()
                        if line.startswith("{") and '"stopped"' in line]
             commits = stopped[-1] if stopped else {}
-        lost = sum(1 for i in range(expected) if got.get(f"12{i:09d}", 0) < REPLIES)
+        contacts = [f"1{2 + r}{i:09d}" for r in range(args.rounds)
+                    for i in range(args.messages + (args.warmup if r == 0 else 0))]
+        lost = sum(1 for c in contacts if got.get(c, 0) < REPLIES)
         repeated = sum(max(0, n - REPLIES) for n in got.values())
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} (shared with other work)")
         if loadgen == "wrk":
@@ -385,20 +399,29 @@ def main() -> None:
         else:
             print("load generator: Python asyncio (bench/webhooks.py --load), for both endpoints"
                   + ("" if args.loadgen else f"; wrk is not installed ({WRK_INSTALL})"))
-        print(f"bare starlette: {bare['rps']:,.0f} req/s, p50 {bare['p50']:.1f} ms, p99 {bare['p99']:.1f} ms "
-              f"({bare['count']} requests, {args.connections} connections)")
-        print(f"chatflow serve: {served['rps']:,.0f} msg/s, p50 {served['p50']:.1f} ms, p99 {served['p99']:.1f} ms "
-              f"(statuses {served['statuses']})")
-        print(f"ratio:          {served['rps'] / bare['rps']:.0%} of the bare endpoint (target >= 35%)")
+        for r, (bare, served) in enumerate(rounds, 1):
+            print(f"round {r}: bare {bare['rps']:,.0f} req/s (p50 {bare['p50']:.1f} ms, p99 {bare['p99']:.1f} ms); "
+                  f"chatflow {served['rps']:,.0f} msg/s (p50 {served['p50']:.1f} ms, p99 {served['p99']:.1f} ms); "
+                  f"ratio {served['rps'] / bare['rps']:.0%}; statuses {served['statuses']}")
+        med = statistics.median
+        print(f"bare starlette: {med(b['rps'] for b, _ in rounds):,.0f} req/s, p50 {med(b['p50'] for b, _ in rounds):.1f} ms, "
+              f"p99 {med(b['p99'] for b, _ in rounds):.1f} ms (medians of {args.rounds} rounds of {args.messages} "
+              f"requests, {args.connections} connections)")
+        print(f"chatflow serve: {med(s['rps'] for _, s in rounds):,.0f} msg/s, p50 {med(s['p50'] for _, s in rounds):.1f} ms, "
+              f"p99 {med(s['p99'] for _, s in rounds):.1f} ms (medians; target p99 < 20 ms)")
+        print(f"ratio:          {med(s['rps'] / b['rps'] for b, s in rounds):.0%} of the bare endpoint, median of the "
+              f"rounds' ratios (target >= 35%)")
         print(f"server memory:  {rss:.0f} MB RSS at the end, {peak:.0f} MB peak, server and outbox worker "
               f"together (target < 200 MB)")
-        print("cpu during the chatflow run: " + ", ".join(f"{k} {v:.2f} s" for k, v in used.items())
-              + f", load generator {served['cpu']:.2f} s (bare run: {bare['cpu']:.2f} s); "
-              f"{served['count'] / served['rps']:.2f} s wall after {args.warmup} warm-up requests")
+        print("cpu during the chatflow runs: " + ", ".join(f"{k} {v:.2f} s" for k, v in used.items())
+              + f", load generator {sum(s['cpu'] for _, s in rounds):.2f} s "
+              f"(bare runs: {sum(b['cpu'] for b, _ in rounds):.2f} s); "
+              f"{sum(s['count'] / s['rps'] for _, s in rounds):.2f} s wall, {args.rounds * args.messages} messages "
+              f"after {args.warmup} warm-up requests")
         if commits.get("commits"):
             print(f"group commit:   {commits['units'] / commits['commits']:.1f} webhooks per transaction "
                   f"({commits['units']} in {commits['commits']}, warm-up included)")
-        print(f"replies:        {sum(got.values())} counted at the fake API for {expected} contacts; "
+        print(f"replies:        {sum(got.values())} counted at the fake API for {len(contacts)} contacts; "
               f"lost {lost}, repeated {repeated}")
     finally:
         for p in procs:
