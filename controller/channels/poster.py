@@ -3,8 +3,8 @@
 The channel adapters call `post(url, content=, headers=, timeout=)` and get an httpx.Response,
 as they would from httpx.AsyncClient, and the same httpx exceptions on failure. What this leaves
 out is what a send never uses: redirects, cookies, auth flows, HTTP/2, streaming bodies. Measured
-in bench/README.md: httpx.AsyncClient and httpcore's pool spent ~200 µs of CPU per send, most of
-the outbox worker's time; this client spends a fraction of it.
+(bench/README.md, third round): ~160 µs of CPU per send against ~650 µs through
+httpx.AsyncClient and httpcore's pool, which were most of the outbox worker's time.
 
 A connection is reused only if the last exchange on it completed and the peer has not closed it;
 a proxy set in the environment (HTTPS_PROXY...) is honoured by sending through httpx instead.

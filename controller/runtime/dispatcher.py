@@ -48,7 +48,7 @@ LINGER = 0.005  # seconds to gather more work after a wake or a finished send
 
 @dataclass(frozen=True)
 class DispatchConfig:
-    concurrency: int = 16  # sends in flight at once (httpcore's pool slows down past a few dozen)
+    concurrency: int = 16  # sends in flight at once
     rate: float = 80.0  # sends per second per account (WhatsApp's default per number)
     max_attempts: int = 12  # then the message fails (about an hour with the default backoff)
     backoff: Backoff = Backoff(base=1.0, cap=300.0)
