@@ -9,6 +9,8 @@ from pathlib import Path
 
 import typer
 
+from controller.store.paths import default_state
+
 RepoOption = typer.Option(None, "--repo", help="Git repository holding the manifests (default: the one around the working directory).")
 RootOption = typer.Option("flows.d", "--root", help="Manifest root inside the repository.")
 StateOption = typer.Option(None, "--state", help="State database (default: <repo>/.chatflow/state.db).")
@@ -54,5 +56,5 @@ def workspace(repo: Path | None, root: str, state: Path | None) -> Workspace:
     root_path = Path(root)
     if not root_path.is_absolute():
         root_path = base / root_path
-    state_path = state or Path(os.environ.get("CHATFLOW_STATE", base / ".chatflow" / "state.db"))
+    state_path = state or Path(os.environ.get("CHATFLOW_STATE", default_state(base)))
     return Workspace(base, root_path, state_path)

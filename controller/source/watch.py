@@ -8,6 +8,8 @@ from typing import AsyncIterator
 
 from watchfiles import Change, awatch
 
+from controller.store.paths import STATE_DIR
+
 
 def _git_dir(repo: Path) -> Path:
     dot = repo / ".git"
@@ -22,7 +24,7 @@ def _refs_filter(git_dir: Path):
 
     def keep(change: Change, path: str) -> bool:
         if not path.startswith(git_dir_s):
-            return not path.endswith((".swp", "~")) and "/.chatflow/" not in path and "/.git/" not in path
+            return not path.endswith((".swp", "~")) and f"/{STATE_DIR}/" not in path and "/.git/" not in path
         rel = path[len(git_dir_s):].lstrip("/")
         return rel in ("HEAD", "packed-refs", "FETCH_HEAD") or rel.startswith("refs/")
 

@@ -23,6 +23,7 @@ from controller.lifecycle.state import (
     Transition,
 )
 from controller.store.base import Condition, ReconcileRecord, StateStore, StoreError, TreeDoc, TreeHead
+from controller.store.paths import STATE_DIR
 from controller.store.schema import migrate
 from controller.store.sqlite_runtime import RuntimeTables
 
@@ -86,9 +87,6 @@ class _Account:
     spec_hash: str
     spec_json: str
     commit: str | None
-
-
-STATE_DIR = ".chatflow"  # the default state directory, in the repository's worktree
 
 
 def _prepare_directory(directory: Path) -> None:

@@ -31,6 +31,7 @@ from controller.runtime.retention import Pruner, RetentionPolicy
 from controller.runtime.scheduler import Scheduler
 from controller.runtime.settings import SettingError
 from controller.runtime.worker import OutboxWorker
+from controller.store.paths import default_state
 from controller.store.sqlite import SQLiteStore
 
 from .app import Context, Settings, build_app
@@ -84,7 +85,7 @@ class Service:
             self.source = GitSource(Path(config.repo))
             self.branch = config.branch or self.source.current_branch() or "HEAD"
             label = str(self.source.root_dir)
-            state = config.state or self.source.root_dir / ".chatflow" / "state.db"
+            state = config.state or default_state(self.source.root_dir)
         self.store = SQLiteStore(state)
         self.reconciler = Reconciler(self.store, self.source, config.root.strip("/"), self.source.root_dir / config.root)
         self.reconciler.readiness = secret_readiness
