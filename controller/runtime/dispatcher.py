@@ -17,7 +17,7 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Callable, Mapping
 
 import httpx
 import structlog
@@ -113,7 +113,7 @@ class Dispatcher:
         self._stopping = True
         self._wake.set()
 
-    def _client(self) -> Any:
+    def _client(self) -> Poster | httpx.AsyncClient:
         """The lean Poster, unless a transport was given (tests) or the environment names a proxy,
         which httpx honours (NO_PROXY included)."""
         if self.transport is None and not _proxies():
