@@ -34,6 +34,11 @@ class StoreError(Exception):
     """The state database cannot be used (wrong file, newer schema, unreadable); says how to fix it."""
 
 
+class WriterBusy(Exception):
+    """Another writer (another process on the same database) holds the write lock right now, and
+    the caller asked not to wait for it: nothing was written; try again."""
+
+
 @dataclass(frozen=True)
 class Condition:
     """A Kubernetes-style status condition (Ready, Invalid, Blocked, Reconciling)."""
@@ -201,11 +206,14 @@ class StateStore(ABC):
         live one of the same conversation. `before_commit` runs when everything is written and
         the transaction is about to commit (crash tests)."""
 
-    def commit_many(self, works: Sequence[Work],
-                    before_commit: Callable[[], None] | None = None) -> list[Committed | Exception]:
+    def commit_many(self, works: Sequence[Work], before_commit: Callable[[], None] | None = None, *,
+                    wait: bool = True) -> list[Committed | Exception]:
         """Group commit: `commit` for each unit, as ONE transaction where the implementation can
         (each unit still all or nothing; one that is a duplicate, a conflict or fails with a
-        storage error does not keep the others from being applied: its error is in the list)."""
+        storage error does not keep the others from being applied: its error is in the list).
+
+        `wait=False`: raise WriterBusy, having written nothing, instead of waiting for a write
+        lock that another writer holds (an implementation without such a lock ignores it)."""
         results: list[Committed | Exception] = []
         for i, work in enumerate(works):
             last = i == len(works) - 1

@@ -113,6 +113,7 @@ class SQLiteStore(RuntimeTables, StateStore):
         memory = self.path == ":memory:"
         where = "the in-memory state database" if memory else f"state database {self.path}"
         self._lock = threading.RLock()
+        self._busy_ms = int(busy_timeout * 1000)
         conn: sqlite3.Connection | None = None
         try:
             if not memory:
@@ -120,7 +121,7 @@ class SQLiteStore(RuntimeTables, StateStore):
             conn = sqlite3.connect(
                 self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False, cached_statements=256
             )
-            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
             conn.execute("PRAGMA foreign_keys = ON")
             if not memory:
                 conn.execute("PRAGMA journal_mode = WAL")

@@ -16,6 +16,7 @@ from typing import Any, Callable
 from controller.engine.events import Execution
 from controller.engine.session import FINAL, ConversationKey, Session
 
+from .base import WriterBusy
 from .records import (
     Committed,
     EventQuery,
@@ -63,6 +64,7 @@ class RuntimeTables:
 
     _lock: threading.RLock
     _conn: sqlite3.Connection
+    _busy_ms: int  # the connection's busy timeout
     _write: Callable[[], AbstractContextManager[sqlite3.Connection]]
     _read: Callable[[], AbstractContextManager[sqlite3.Connection]]
 
@@ -73,8 +75,8 @@ class RuntimeTables:
             raise outcome
         return outcome
 
-    def commit_many(self, works: Sequence[Work],
-                    before_commit: Callable[[], None] | None = None) -> list[Committed | Exception]:
+    def commit_many(self, works: Sequence[Work], before_commit: Callable[[], None] | None = None, *,
+                    wait: bool = True) -> list[Committed | Exception]:
         """Group commit in one transaction. The usual batch has no conflict and no error, so it
         runs without savepoints (a duplicate writes nothing before it is found); a batch with one
         runs again with a savepoint per unit, so that unit alone is rolled back."""
@@ -82,16 +84,33 @@ class RuntimeTables:
             return []
         with self._lock:
             try:
-                return self._batch(works, before_commit, savepoints=False)
+                return self._batch(works, before_commit, savepoints=False, wait=wait)
             except _Isolate:
-                return self._batch(works, before_commit, savepoints=True)
+                return self._batch(works, before_commit, savepoints=True, wait=wait)
+
+    def _begin_now(self) -> None:
+        """BEGIN IMMEDIATE without SQLite's busy handler, whose first sleep is a whole millisecond
+        however soon the other writer is done."""
+        conn = self._conn
+        conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:
+                raise WriterBusy(str(exc)) from None
+            raise
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
 
     def _batch(self, works: Sequence[Work], before_commit: Callable[[], None] | None,
-               savepoints: bool) -> list[Committed | Exception]:
+               savepoints: bool, wait: bool) -> list[Committed | Exception]:
         conn = self._conn
         alone = len(works) == 1
         results: list[Committed | Exception] = []
-        conn.execute("BEGIN IMMEDIATE")
+        if wait:
+            conn.execute("BEGIN IMMEDIATE")
+        else:
+            self._begin_now()
         try:
             for work in works:
                 if savepoints:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from controller.lifecycle.desired import desired_account, desired_flow
 from controller.lifecycle.state import Action
 from controller.manifests.models import Account, Flow
 from controller.manifests.revision import flow_revision
+from controller.runtime import committer
 from controller.runtime.host import Runtime
 from controller.runtime.live import LiveFlows, flow_model
 from controller.store.records import EventQuery
@@ -99,6 +102,47 @@ def test_units_ready_together_share_one_transaction(store):
     assert len(store.sessions(status="live")) == 40
     assert all(replies(store, f"1555{i:04d}") == ["Your name?"] for i in range(40))
     assert rt.committer.units == 40 and rt.committer.batches < 40
+    rt.close()
+
+
+def test_a_batch_that_finds_the_write_lock_taken_lets_the_loop_go_on_and_lands_when_it_is_free(store, tmp_path):
+    publish(store, flow_doc("names", ASK))
+    rt = host(store)
+    account = rt.flows.current.accounts["wa"]
+    worker = sqlite3.connect(tmp_path / "state.db", isolation_level=None)  # the outbox worker's process, writing
+
+    async def scene() -> None:
+        worker.execute("BEGIN IMMEDIATE")
+        first = [asyncio.create_task(rt.receive(account, [text(f"1555{i:04d}", "hi", 0)])) for i in range(3)]
+        while rt.committer.busy < 3:  # the loop turns (this coroutine runs) while the batch waits
+            await asyncio.sleep(0)
+        assert not any(t.done() for t in first)
+        late = asyncio.create_task(rt.receive(account, [text("15559999", "hi", 0)]))
+        await asyncio.sleep(0.01)
+        worker.execute("COMMIT")
+        await asyncio.gather(*first, late)
+
+    asyncio.run(scene())
+    worker.close()
+    assert all(replies(store, address) == ["Your name?"] for address in ("15550000", "15550001", "15550002", "15559999"))
+    assert rt.committer.batches == 1 and rt.committer.units == 4  # the late one joined the waiting batch
+    rt.close()
+
+
+def test_a_batch_kept_waiting_past_the_patience_waits_for_the_lock_and_lands(store, tmp_path, monkeypatch):
+    monkeypatch.setattr(committer, "BUSY_PATIENCE", 0.0)
+    publish(store, flow_doc("names", ASK))
+    rt = host(store)
+    account = rt.flows.current.accounts["wa"]
+    worker = sqlite3.connect(tmp_path / "state.db", isolation_level=None, check_same_thread=False)
+    worker.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.2, lambda: worker.execute("COMMIT"))
+    release.start()
+    asyncio.run(rt.receive(account, [text("15550001", "hi", 0)]))
+    release.join()
+    worker.close()
+    assert replies(store, "15550001") == ["Your name?"]
+    assert rt.committer.busy == 1  # tried once without waiting, then waited in SQLite's busy handler
     rt.close()
 
 

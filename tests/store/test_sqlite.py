@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 
 from controller.lifecycle.state import IllegalTransition
-from controller.store.base import StoreError
+from controller.store.base import StoreError, WriterBusy
+from controller.store.records import Dedupe, Work
 from controller.store.schema import APPLICATION_ID, MIGRATIONS, VERSION, Migration, migrate
 from controller.store.sqlite import SQLiteStore
 
+from . import runtime_contract as rc
 from .runtime_contract import RuntimeContract
 from .contract import (
     PROJECT,
@@ -304,6 +306,26 @@ def test_two_processes_writing_one_file_take_turns(tmp_path: Path):
         assert len(store.actual().flows) == 200
         assert len(store.history()) == 200
     finally:
+        store.close()
+
+
+def test_a_group_commit_told_not_to_wait_says_busy_at_once_and_writes_nothing(tmp_path: Path):
+    path = tmp_path / "state.db"
+    store = SQLiteStore(path)  # waits up to 10 s for a lock by default
+    other = sqlite3.connect(path, isolation_level=None)  # another process's writer
+    work = [Work(rc.T0, Dedupe("whatsapp", "a"), (rc.new(rc.session()),), (rc.message(),))]
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(WriterBusy):
+            store.commit_many(work, wait=False)  # waiting would raise OperationalError after 10 s instead
+        assert store._conn.execute("PRAGMA busy_timeout").fetchone()[0] == 10_000  # back for everyone else
+        assert not store._conn.in_transaction
+        other.execute("COMMIT")
+        assert store.seen("whatsapp", "a") is None and store.messages() == []
+        (result,) = store.commit_many(work, wait=False)
+        assert result.outcome == "applied" and len(store.messages()) == 1
+    finally:
+        other.close()
         store.close()
 
 
