@@ -118,7 +118,8 @@ def serve_app(kind: str, port: int) -> None:
         os.nice(10)
 
     app = fake_graph_app() if kind == "fake" else bare_app()
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+    # the bare endpoint runs on uvicorn exactly as `chatflow serve` configures it (no access log)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
 # ---- the load generator (its own process) ---------------------------------------------------------
