@@ -74,7 +74,7 @@ class Committer:
             else:
                 future.set_result(result)
 
-    def _done(self, loop: asyncio.AbstractEventLoop, batch: list) -> None:
+    def _done(self, loop: asyncio.AbstractEventLoop, batch: list[tuple[Work, asyncio.Future[Committed]]]) -> None:
         """`batch` is off the queue; the rest, if any, goes next turn."""
         del self._pending[:len(batch)]
         self._busy_since = None
