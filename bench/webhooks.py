@@ -7,7 +7,7 @@ fake Graph API that answers every send and counts the replies per contact, the l
 messages/s, p50/p99 latency, the ratio to the bare endpoint, the server's memory, and the replies
 counted at the fake API (none may be missing or repeated).
 
-    python bench/webhooks.py [--messages 5000] [--connections 32] [--rounds 3] [--rate 0] [--send-concurrency 4]
+    python bench/webhooks.py [--messages 5000] [--connections 32] [--rounds 3] [--rate 0] [--send-concurrency 16]
 
 `--rate R` paces the load at R requests/s (open loop) instead of as fast as answers come back.
 Each round measures the bare endpoint, then `chatflow serve` (the same server throughout, new
@@ -298,11 +298,14 @@ def children(pid: int) -> list[int]:
         return []
 
 
-def wait_replies(fake_port: int, count: int, timeout: float) -> None:
-    """Until the fake API has counted `count` replies (or `timeout` seconds have passed)."""
+def wait_replies(fake_port: int, count: int, timeout: float) -> bool:
+    """Until the fake API has counted `count` replies; False if `timeout` seconds passed first."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and sum(counts(fake_port).values()) < count:
-        time.sleep(0.2)
+    while sum(counts(fake_port).values()) < count:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def counts(fake_port: int) -> dict[str, int]:
@@ -318,7 +321,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=3, choices=range(1, 8), metavar="{1..7}",
                         help="bare-then-chatflow rounds; the summary gives the medians")
-    parser.add_argument("--send-concurrency", type=int, default=4, help="CHATFLOW_SEND_CONCURRENCY for the server")
+    parser.add_argument("--send-concurrency", type=int, default=16,
+                        help="CHATFLOW_SEND_CONCURRENCY for the server (default: serve's own default)")
     parser.add_argument("--loadgen", choices=["wrk", "python"], default=None,
                         help="load generator for both endpoints (default: wrk when installed, else python)")
     parser.add_argument("--load", type=int, help=argparse.SUPPRESS)
@@ -367,6 +371,7 @@ def main() -> None:
             watched = {"server": server.pid, "fake API": procs[0].pid, **{"outbox worker": w for w in worker}}
             used = dict.fromkeys(watched, 0.0)
             rounds: list[tuple[dict, dict]] = []
+            outbox: list[tuple[int, int, float | None]] = []  # per round: replies out at its end, expected, catch-up s
             for r in range(args.rounds):
                 bare = run_load(bare_port, args.messages, args.connections, "1", args.rate, args.warmup, loadgen,
                                 Path(tmp))
@@ -376,9 +381,15 @@ def main() -> None:
                 for k, p in watched.items():
                     used[k] += cpu_seconds(p) - before[k]
                 rounds.append((bare, served))
-                # the next round starts once the outbox has caught up, so its sends do not slow the
-                # bare endpoint's run
-                wait_replies(fake_port, REPLIES * (args.warmup + (r + 1) * args.messages), 60)
+                # how far sending runs behind receiving: the replies out when the run ended, and how
+                # long the rest took; the next round starts once the outbox has caught up, so its
+                # sends do not slow the bare endpoint's run
+                before_round = REPLIES * (args.warmup + r * args.messages if r else 0)
+                expected = REPLIES * (args.warmup + (r + 1) * args.messages)
+                out_at_end = sum(counts(fake_port).values()) - before_round
+                started = time.monotonic()
+                caught_up = wait_replies(fake_port, expected, 60)
+                outbox.append((out_at_end, expected - before_round, time.monotonic() - started if caught_up else None))
             rss, peak = rss_mb(server.pid)
             for w in worker:
                 rss, peak = rss + rss_mb(w)[0], peak + rss_mb(w)[1]
@@ -400,10 +411,12 @@ def main() -> None:
         else:
             print("load generator: Python asyncio (bench/webhooks.py --load), for both endpoints"
                   + ("" if args.loadgen else f"; wrk is not installed ({WRK_INSTALL})"))
-        for r, (bare, served) in enumerate(rounds, 1):
+        for r, ((bare, served), (out, due, late)) in enumerate(zip(rounds, outbox), 1):
             print(f"round {r}: bare {bare['rps']:,.0f} req/s (p50 {bare['p50']:.1f} ms, p99 {bare['p99']:.1f} ms); "
                   f"chatflow {served['rps']:,.0f} msg/s (p50 {served['p50']:.1f} ms, p99 {served['p99']:.1f} ms); "
-                  f"ratio {served['rps'] / bare['rps']:.0%}; statuses {served['statuses']}")
+                  f"ratio {served['rps'] / bare['rps']:.0%}; statuses {served['statuses']}; "
+                  f"replies out at the end {out:,} of {due:,}, "
+                  + (f"all {late:.1f} s later" if late is not None else "not all within 60 s"))
         med = statistics.median
         print(f"bare starlette: {med(b['rps'] for b, _ in rounds):,.0f} req/s, p50 {med(b['p50'] for b, _ in rounds):.1f} ms, "
               f"p99 {med(b['p99'] for b, _ in rounds):.1f} ms (medians of {args.rounds} rounds of {args.messages} "
@@ -419,6 +432,10 @@ def main() -> None:
               f"(bare runs: {sum(b['cpu'] for b, _ in rounds):.2f} s); "
               f"{sum(s['count'] / s['rps'] for _, s in rounds):.2f} s wall, {args.rounds * args.messages} messages "
               f"after {args.warmup} warm-up requests")
+        lags = [late for _, _, late in outbox if late is not None]
+        print(f"sending:        {med(out / due for out, due, _ in outbox):.0%} of a round's replies out when its run "
+              f"ended, the rest {med(lags) if lags else float('nan'):.1f} s later (medians; "
+              f"{args.send_concurrency} sends in flight, rate limit lifted)")
         if commits.get("commits"):
             print(f"group commit:   {commits['units'] / commits['commits']:.1f} webhooks per transaction "
                   f"({commits['units']} in {commits['commits']}, warm-up included); "
