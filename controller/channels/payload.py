@@ -15,10 +15,14 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)  # one: json.loads with a keyword builds one per call
+
+
 def load(body: bytes) -> dict[str, Any]:
     """The body as a JSON object. Integers stay exact (Viber's 64-bit tokens never pass a float)."""
     try:
-        value = json.loads(body, parse_constant=_reject_constant)
+        # what json.loads does with bytes: UTF-8, -16 or -32, told apart by the first bytes
+        value = _DECODER.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
     except RecursionError:
         raise ParseError("the body nests JSON too deeply") from None
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
