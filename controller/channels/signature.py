@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 
 from .base import SignatureCheck
@@ -10,7 +9,7 @@ from .base import SignatureCheck
 
 def hmac_hex(secret: str, body: bytes) -> str:
     """Lowercase hex HMAC-SHA256 of the exact bytes received (never a re-serialised body)."""
-    return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    return hmac.digest(secret.encode("utf-8"), body, "sha256").hex()  # one call into OpenSSL
 
 
 def check(body: bytes, provided: str | None, secret: str, *, prefix: str = "") -> SignatureCheck:
