@@ -4,14 +4,13 @@ built off the event loop and committed as ONE store transaction, one at a time p
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as _dt
 import itertools
 import secrets
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import structlog
 
@@ -144,25 +143,21 @@ class Runtime:
         return guarded
 
     # -- the one path every input takes -------------------------------------------------------
-    @contextlib.asynccontextmanager
-    async def _conversation(self, key: str | None) -> AsyncIterator[None]:
-        """One input at a time per conversation (in order of arrival); others run alongside."""
-        if key is None:
-            yield
-            return
+    def _queue(self, key: str) -> asyncio.Lock:
+        """Join the queue of `key`'s conversation: one input at a time per conversation, in order
+        of arrival; others run alongside. Leave it with `_leave`."""
         lock, users = self._locks.get(key, (None, 0))
         if lock is None:
             lock = asyncio.Lock()
         self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
+        return lock
+
+    def _leave(self, key: str) -> None:
+        lock, users = self._locks[key]
+        if users <= 1:
+            del self._locks[key]
+        else:
+            self._locks[key] = (lock, users - 1)
 
     async def apply(self, key: str | None, build: Callable[[], Unit]) -> Done:
         """Build (store reads + engine) and commit, under the conversation's lock; a conflict with
@@ -170,7 +165,15 @@ class Runtime:
         they call a blocking service: those run again in a worker thread."""
         loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
-        async with self._conversation(key):
+        lock = None
+        if key is not None:  # (not `async with` a context manager: this is every input's path)
+            lock = self._queue(key)
+            try:
+                await lock.acquire()
+            except BaseException:
+                self._leave(key)
+                raise
+        try:
             for _ in range(CONFLICT_RETRIES):
                 try:
                     unit = build()
@@ -182,6 +185,10 @@ class Runtime:
                 log.info("session changed meanwhile; building again", conversation=key, detail=committed.detail)
             else:
                 raise RuntimeError(f"conversation {key}: {CONFLICT_RETRIES} conflicting writes in a row")
+        finally:
+            if lock is not None:
+                lock.release()
+                self._leave(key)  # type: ignore[arg-type]
         if committed is not None and committed.applied:
             if committed.message_ids and self._waking is not loop:
                 # once per group commit, not per unit: the units of a batch resume together
