@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from controller.channels import ADAPTERS, ParseError
+from controller.channels.payload import load
 from controller.engine.messages import InboundEvent
 
 from .conftest import fixture_names, payload
@@ -115,3 +116,17 @@ def test_deeply_nested_json_is_a_parse_error_not_a_crash():
     for channel in CHANNELS:
         with pytest.raises(ParseError):
             ADAPTERS[channel].parse(b"[" * 100_000 + b"]" * 100_000)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(doc=json_objects, encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be",
+                                                   "utf-32", "utf-32-le", "utf-32-be"]))
+def test_a_body_is_read_as_json_loads_reads_it_in_any_encoding_json_allows(doc, encoding):
+    raw = json.dumps(doc, ensure_ascii=False).encode(encoding)
+    assert load(raw) == json.loads(raw) == doc
+
+
+def test_nan_and_infinity_are_not_json_even_where_json_loads_takes_them():
+    for raw in (b'{"a": NaN}', b'{"a": Infinity}', b'{"a": -Infinity}'):
+        with pytest.raises(ParseError, match="is not valid JSON"):
+            load(raw)

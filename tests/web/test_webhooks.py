@@ -162,6 +162,21 @@ def test_a_streamed_body_without_a_length_is_cut_off_at_the_limit(served):
     assert answer.status_code == 413
 
 
+def test_a_signed_body_streamed_in_chunks_is_applied_as_one(served, fake):
+    raw = body(wa_text("15550003333", "hi", phone_id="222000"))
+
+    def chunks():
+        for at in range(0, len(raw), 50):
+            yield raw[at:at + 50]  # no Content-Length: sent chunked, in pieces the server joins
+
+    answer = served.client.post("/webhooks/whatsapp/wa2", content=chunks(),
+                                headers=meta_signature(raw, "wa2-app-secret"))
+    assert answer.status_code == 200 and answer.json() == {"received": 1}
+    assert answer.headers["content-type"] == "application/json"
+    (hello,) = fake.wait_for(1)
+    assert hello.text == "Hello from wa2"
+
+
 def test_malformed_json_is_a_logged_bad_request_never_a_server_error(served, fake):
     for raw in (b"{not json", b"[1, 2, 3]", b"", "\"caf\u00e9\"".encode(), b"\xff\xfe"):
         answer = served.client.post("/webhooks/whatsapp/wa", content=raw, headers=meta_signature(raw, SECRETS["WA_SECRET"]))
