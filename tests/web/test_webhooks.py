@@ -3,6 +3,8 @@ routing by URL and by payload ids, and the Viber welcome. A real process on 127.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from ..runtime.harness import SECRETS, Chat, fake, flow, repo  # noqa: F401  (fixtures)
@@ -166,8 +168,9 @@ def test_a_signed_body_streamed_in_chunks_is_applied_as_one(served, fake):
     raw = body(wa_text("15550003333", "hi", phone_id="222000"))
 
     def chunks():
-        for at in range(0, len(raw), 50):
-            yield raw[at:at + 50]  # no Content-Length: sent chunked, in pieces the server joins
+        for at in range(0, len(raw), 100):
+            yield raw[at:at + 100]  # no Content-Length: sent chunked, in pieces the server joins
+            time.sleep(0.02)  # each its own packet, so the server reads it as its own ASGI message
 
     answer = served.client.post("/webhooks/whatsapp/wa2", content=chunks(),
                                 headers=meta_signature(raw, "wa2-app-secret"))
