@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 import datetime as _dt
-from typing import Callable, Collection, Literal, Mapping, Sequence
+from typing import Callable, Collection, Iterator, Literal, Mapping, Sequence
 
 from controller.engine.session import ConversationKey
 from controller.lifecycle.state import Action, ActualState, FlowRecord, RevisionRecord, Transition
@@ -234,6 +234,10 @@ class StateStore(ABC):
     @abstractmethod
     def live_session(self, key: ConversationKey) -> SessionRow | None:
         """The conversation's session that has not ended (at most one)."""
+
+    @abstractmethod
+    def live_keys(self) -> Iterator[ConversationKey]:
+        """The conversations that have a live session (the host's filter is loaded from these)."""
 
     @abstractmethod
     def sessions(self, flow: str | None = None, status: str | None = None, limit: int = 100) -> list[SessionRow]:

@@ -9,7 +9,7 @@ import datetime as _dt
 import json
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Callable
 
@@ -41,6 +41,7 @@ PRUNE_CHUNK = 2000  # rows per delete statement: each chunk is its own short tra
 RANK = {"pending": 0, "sending": 0, "sent": 1, "delivered": 2, "read": 3}
 
 _SESSION_COLUMNS = "data, version, out_id"
+LIVE_KEYS_PAGE = 10_000
 _OUTBOX_COLUMNS = (
     "id, conversation, channel, account, recipient, message, status, attempts, next_attempt_at, "
     "channel_message_id, error_code, error_title, repeats, session_id, flow, revision, node, logging, "
@@ -183,6 +184,19 @@ class RuntimeTables:
                 (key.channel, key.account, key.address),
             ).fetchone()
         return _session_row(row) if row else None
+
+    def live_keys(self) -> Iterator[ConversationKey]:
+        after: tuple[str, str, str] = ("", "", "")
+        while True:  # in pages along the index: no read transaction stays open between them
+            with self._lock:
+                rows = self._conn.execute(
+                    "SELECT channel, account, address FROM sessions WHERE live = 1 AND (channel, account, address) > "
+                    "(?, ?, ?) ORDER BY channel, account, address LIMIT ?", (*after, LIVE_KEYS_PAGE)).fetchall()
+            for row in rows:
+                yield ConversationKey(*row)
+            if len(rows) < LIVE_KEYS_PAGE:
+                return
+            after = rows[-1]
 
     def sessions(self, flow: str | None = None, status: str | None = None, limit: int = 100) -> list[SessionRow]:
         where, args = [], []

@@ -126,6 +126,13 @@ class RuntimeContract:
         assert store.live_session(KEY).id == "s2"
         assert store.session("s1").session.status == "ended"
 
+    def test_live_keys_are_the_conversations_with_a_session_not_ended(self, store: StateStore):
+        keys = [ConversationKey("whatsapp", "acme-wa", f"1555000{n:04d}") for n in range(5)]
+        store.commit(Work(T0, None, tuple(new(session(f"s{n}", key=k)) for n, k in enumerate(keys))))
+        ended = session("s1", key=keys[1], status="ended", node="done", updated=1)
+        store.commit(Work(at(1), None, (SessionWrite(ended, 1),)))
+        assert sorted(store.live_keys(), key=str) == sorted([keys[0], *keys[2:]], key=str)
+
     def test_the_out_id_is_kept_with_the_session(self, store: StateStore):
         store.commit(Work(T0, None, (new(session(), out_id="crm-77"),)))
         store.commit(Work(at(1), None, (SessionWrite(session(updated=1, node="next"), 1),)))

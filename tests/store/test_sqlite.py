@@ -345,3 +345,17 @@ def test_a_reader_sees_a_whole_call_or_none_of_it(tmp_path: Path):
     finally:
         writer.close()
         reader.close()
+
+
+def test_live_keys_are_read_in_pages_and_each_key_comes_once(tmp_path: Path, monkeypatch):
+    import controller.store.sqlite_runtime as runtime_tables
+    from controller.engine.session import ConversationKey
+
+    monkeypatch.setattr(runtime_tables, "LIVE_KEYS_PAGE", 3)
+    keys = [ConversationKey(channel, "acme", f"1555{n:04d}") for channel in ("viber", "whatsapp") for n in range(4)]
+    store = SQLiteStore(tmp_path / "state.db")
+    try:
+        store.commit(Work(rc.T0, None, tuple(rc.new(rc.session(f"s{n}", key=k)) for n, k in enumerate(keys))))
+        assert list(store.live_keys()) == sorted(keys, key=lambda k: (k.channel, k.account, k.address))
+    finally:
+        store.close()
