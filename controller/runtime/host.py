@@ -26,6 +26,7 @@ from . import inbound
 from .committer import Committer
 from .driver import Driver
 from .live import LiveFlows
+from .livekeys import LiveKeys
 from .recent import RecentSessions
 from .transaction import Transaction
 
@@ -126,6 +127,8 @@ class Runtime:
         self.on_deadline: Callable[[_dt.datetime], None] = lambda at: None
         self.on_event: Callable[[InboundEvent, Done], None] = lambda event, done: None  # metrics
         self.recent = RecentSessions()
+        self.live_keys = LiveKeys.load(store.live_keys)
+        self.rebuilds = 0  # inputs built again after a conflicting write (serve logs it at exit)
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="runtime")
         self._loop_thread: int | None = None
@@ -182,6 +185,7 @@ class Runtime:
                 committed = await self._commit(unit.work) if unit.work is not None else None
                 if committed is None or committed.outcome != "conflict":
                     break
+                self.rebuilds += 1
                 log.info("session changed meanwhile; building again", conversation=key, detail=committed.detail)
             else:
                 raise RuntimeError(f"conversation {key}: {CONFLICT_RETRIES} conflicting writes in a row")
@@ -213,9 +217,21 @@ class Runtime:
             raise
         if committed.applied:
             self.recent.wrote(work.sessions)
+            self._started(work)
         elif committed.outcome == "conflict":
             self.recent.forget(work.sessions)
+            for write in work.sessions:  # perhaps a session this host did not know of: read it next time
+                self.live_keys.add(write.session.key)
         return committed
+
+    def _started(self, work: Work) -> None:
+        full = self.live_keys.full
+        for write in work.sessions:
+            if write.expected_version is None:
+                self.live_keys.add(write.session.key)
+        if self.live_keys.full and not full:
+            log.warning("live-session filter is full: messages from new contacts read the store until the next start",
+                        capacity=self.live_keys.capacity)
 
     @property
     def on_loop(self) -> bool:
@@ -233,6 +249,8 @@ class Runtime:
     def live_session(self, key: ConversationKey) -> SessionRow | None:
         """The conversation's live session: as this host last read or wrote it, else from the store."""
         row = self.recent.get(key)
+        if row is None and self.on_loop and not self.live_keys.may_be_live(key):
+            return None  # a new contact (a wrong answer conflicts at the commit: see livekeys.py)
         if row is None:
             row = self.building.live_session(key)
             if row is not None:

@@ -175,7 +175,8 @@ class Service:
             self.store.close()
             self.source.close()
             committer = self.runtime.committer
-            log.info("stopped", commits=committer.batches, units=committer.units, busy=committer.busy)
+            log.info("stopped", commits=committer.batches, units=committer.units, busy=committer.busy,
+                     rebuilds=self.runtime.rebuilds)
 
     async def _watch(self, stop: asyncio.Event) -> None:
         root = self.source.root_dir / self.config.root if self.config.worktree else None

@@ -347,3 +347,35 @@ def test_the_recent_sessions_kept_are_bounded_least_recently_used_first():
     assert recent.get(session(3).key) is None
     recent.wrote([SessionWrite(session(1, "ended"), 1)])
     assert recent.get(session(1).key) is None
+
+
+def test_a_contact_whose_session_another_process_started_is_answered_in_it_not_given_a_second(store, tmp_path):
+    publish(store, flow_doc("ask", ASK))
+    mine = host(store)  # started before the conversation: its filter has never seen the contact
+    other_store = SQLiteStore(tmp_path / "state.db")
+    other = host(other_store)
+    account = mine.flows.current.accounts["wa"]
+    asyncio.run(other.receive(account, [text("15550001", "hi", 0)]))
+    asyncio.run(mine.receive(account, [text("15550001", "Ana", 1)]))
+    assert replies(store, "15550001") == ["Your name?", "Hello Ana", "Your name?"]
+    (row,) = store.sessions()
+    assert row.session.vars["name"] == "Ana"
+    assert mine.rebuilds == 1  # built as a new contact, refused by the store, built again from what it holds
+    mine.close()
+    other.close()
+    other_store.close()
+
+
+def test_sessions_live_at_start_are_known_without_a_rebuild(store):
+    publish(store, flow_doc("ask", ASK))
+    before = host(store)
+    account = before.flows.current.accounts["wa"]
+    asyncio.run(before.receive(account, [text("15550001", "hi", 0)]))
+    before.close()
+    after = host(store)  # a restart: the live sessions are loaded into its filter
+    asyncio.run(after.receive(account, [text("15550001", "Ana", 1)]))
+    asyncio.run(after.receive(account, [text("15550002", "hi", 2)]))
+    assert replies(store, "15550001") == ["Your name?", "Hello Ana", "Your name?"]
+    assert replies(store, "15550002") == ["Your name?"]
+    assert after.rebuilds == 0
+    after.close()
