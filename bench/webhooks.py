@@ -440,7 +440,8 @@ def main() -> None:
         if commits.get("commits"):
             print(f"group commit:   {commits['units'] / commits['commits']:.1f} webhooks per transaction "
                   f"({commits['units']} in {commits['commits']}, warm-up included); "
-                  f"{commits.get('busy', 0)} tries put off while the outbox worker held the write lock")
+                  f"{commits.get('busy', 0)} tries put off while the outbox worker held the write lock; "
+                  f"{commits.get('rebuilds', 0)} inputs built again after a conflict")
         print(f"replies:        {sum(got.values())} counted at the fake API for {len(contacts)} contacts; "
               f"lost {lost}, repeated {repeated}")
     finally:
