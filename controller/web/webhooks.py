@@ -43,8 +43,8 @@ class _Received(Response):
     def __init__(self, count: int) -> None:
         made = self._made.get(count)
         if made is None:
-            body = JSONResponse({"received": count}).body
-            made = (body, [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")])
+            once = JSONResponse({"received": count})
+            made = (once.body, once.raw_headers)
             if len(self._made) < 64:
                 self._made[count] = made
         self.status_code = 200
