@@ -217,14 +217,14 @@ class Runtime:
             raise
         if committed.applied:
             self.recent.wrote(work.sessions)
-            self._started(work)
+            self._note_started(work)
         elif committed.outcome == "conflict":
             self.recent.forget(work.sessions)
             for write in work.sessions:  # perhaps a session this host did not know of: read it next time
                 self.live_keys.add(write.session.key)
         return committed
 
-    def _started(self, work: Work) -> None:
+    def _note_started(self, work: Work) -> None:
         full = self.live_keys.full
         for write in work.sessions:
             if write.expected_version is None:
@@ -247,7 +247,8 @@ class Runtime:
         return self.store if self.on_loop else self.reads
 
     def live_session(self, key: ConversationKey) -> SessionRow | None:
-        """The conversation's live session: as this host last read or wrote it, else from the store."""
+        """The conversation's live session: as this host last read or wrote it, else from the store
+        (on the event loop, not even that for a conversation the live-key filter has never seen)."""
         row = self.recent.get(key)
         if row is None and self.on_loop and not self.live_keys.may_be_live(key):
             return None  # a new contact (a wrong answer conflicts at the commit: see livekeys.py)
