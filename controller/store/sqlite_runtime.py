@@ -37,11 +37,11 @@ from .records import (
     unstamp,
 )
 
+LIVE_KEYS_PAGE = 10_000  # keys per read of live_keys(): each page is its own short read
 PRUNE_CHUNK = 2000  # rows per delete statement: each chunk is its own short transaction
 RANK = {"pending": 0, "sending": 0, "sent": 1, "delivered": 2, "read": 3}
 
 _SESSION_COLUMNS = "data, version, out_id"
-LIVE_KEYS_PAGE = 10_000
 _OUTBOX_COLUMNS = (
     "id, conversation, channel, account, recipient, message, status, attempts, next_attempt_at, "
     "channel_message_id, error_code, error_title, repeats, session_id, flow, revision, node, logging, "
