@@ -20,7 +20,7 @@ from controller.engine.session import ConversationKey
 
 BITS_PER_KEY = 10  # with 3 probes: under 2% of absent keys read the store at capacity
 PROBES = 3
-MIN_CAPACITY = 1 << 20  # keys (2 MiB of bits, rounded up to a power of two)
+MIN_CAPACITY = 1 << 20  # keys; the bits round up to a power of two: 2 MiB, room for 1.6 million
 HEADROOM = 2  # capacity: this many times the live sessions at start, at least MIN_CAPACITY
 
 
