@@ -382,6 +382,8 @@ class SQLiteStore(RuntimeTables, StateStore):
                 self._conn.execute("PRAGMA optimize")
             except sqlite3.ProgrammingError:  # already closed
                 return
+            except sqlite3.OperationalError:  # another process is writing: the statistics wait for another close
+                pass
             self._conn.close()
 
 

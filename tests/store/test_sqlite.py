@@ -359,3 +359,22 @@ def test_live_keys_are_read_in_pages_and_each_key_comes_once(tmp_path: Path, mon
         assert list(store.live_keys()) == sorted(keys, key=lambda k: (k.channel, k.account, k.address))
     finally:
         store.close()
+
+
+def test_closing_while_another_process_writes_still_closes(tmp_path: Path):
+    from controller.store.records import EventQuery
+
+    store = SQLiteStore(tmp_path / "state.db")
+    for _ in range(20):  # queries that leave PRAGMA optimize something to analyse at close
+        store.events(EventQuery(flow="shop"))
+        store.sessions(flow="shop")
+        store.messages(conversation="whatsapp:wa:1")
+    other = sqlite3.connect(tmp_path / "state.db", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # `chatflow serve` in the middle of a commit
+        store.close()  # `chatflow logs` interrupted at that moment: no "database is locked"
+        with pytest.raises(sqlite3.ProgrammingError):
+            store._conn.execute("SELECT 1")  # and the connection is closed, not left open
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
