@@ -342,5 +342,6 @@ def test_logs_follow_prints_new_events_as_they_are_stored_until_interrupted(chat
             code = proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
-            raise
+            _, err = proc.communicate(timeout=5)
+            raise AssertionError(f"`chatflow logs --follow` did not stop within 15 s of Ctrl-C; it printed: {err}") from None
     assert code == 0 and "Traceback" not in proc.stderr.read()  # type: ignore[union-attr]
