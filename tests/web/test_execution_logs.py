@@ -342,6 +342,7 @@ def test_logs_follow_prints_new_events_as_they_are_stored_until_interrupted(chat
             code = proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
-            _, err = proc.communicate(timeout=5)
+            proc.wait(5)
+            err = proc.stderr.read()  # type: ignore[union-attr]  (stdout is the reader thread's)
             raise AssertionError(f"`chatflow logs --follow` did not stop within 15 s of Ctrl-C; it printed: {err}") from None
     assert code == 0 and "Traceback" not in proc.stderr.read()  # type: ignore[union-attr]
