@@ -314,7 +314,7 @@ def test_message_bodies_are_withheld_when_configured(site):
 
 
 def test_logs_follow_prints_new_events_as_they_are_stored_until_interrupted(chat, site):
-    proc = subprocess.Popen([sys.executable, "-m", "controller", "logs", "shop", "--follow", "-o", "json",
+    proc = subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "controller", "logs", "shop", "--follow", "-o", "json",
                              "--since", "1s", "--state", str(chat_state(chat))], cwd=PROJECT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: queue.Queue[str] = queue.Queue()
@@ -341,8 +341,12 @@ def test_logs_follow_prints_new_events_as_they_are_stored_until_interrupted(chat
         try:
             code = proc.wait(15)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+            proc.send_signal(signal.SIGABRT)  # -X faulthandler: every thread's stack to stderr
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
             err = proc.stderr.read()  # type: ignore[union-attr]  (stdout is the reader thread's)
             raise AssertionError(f"`chatflow logs --follow` did not stop within 15 s of Ctrl-C; it printed: {err}") from None
     assert code == 0 and "Traceback" not in proc.stderr.read()  # type: ignore[union-attr]
