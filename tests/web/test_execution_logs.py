@@ -313,10 +313,17 @@ def test_message_bodies_are_withheld_when_configured(site):
 # ---- following ----------------------------------------------------------------------------------------
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """In the child: Ctrl-C does what it does in a terminal, even when the tests run where SIGINT
+    is ignored (a background job of a shell without job control), which a child would inherit."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_logs_follow_prints_new_events_as_they_are_stored_until_interrupted(chat, site):
     proc = subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "controller", "logs", "shop", "--follow", "-o", "json",
                              "--since", "1s", "--state", str(chat_state(chat))], cwd=PROJECT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_ctrl_c_as_in_a_terminal)
     lines: queue.Queue[str] = queue.Queue()
     reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True)  # type: ignore[union-attr]
     reader.start()
