@@ -246,12 +246,14 @@ class Runtime:
         read connection, so the build never waits for a commit."""
         return self.store if self.on_loop else self.reads
 
-    def live_session(self, key: ConversationKey) -> SessionRow | None:
-        """The conversation's live session: as this host last read or wrote it, else from the store
-        (on the event loop, not even that for a conversation the live-key filter has never seen)."""
+    def live_session(self, key: ConversationKey, starting: bool = False) -> SessionRow | None:
+        """The conversation's live session: as this host last read or wrote it, else from the store.
+        `starting`: the caller starts a session when there is none, so on the event loop a
+        conversation the live-key filter has never seen is not even read (the new session's insert
+        is what catches a wrong answer: see livekeys.py)."""
         row = self.recent.get(key)
-        if row is None and self.on_loop and not self.live_keys.may_be_live(key):
-            return None  # a new contact (a wrong answer conflicts at the commit: see livekeys.py)
+        if row is None and starting and self.on_loop and not self.live_keys.may_be_live(key):
+            return None
         if row is None:
             row = self.building.live_session(key)
             if row is not None:

@@ -77,13 +77,23 @@ def _message(rt: "Runtime", account: Account, event: InboundEvent, key: Conversa
     live = rt.flows.current
     tx = Transaction(live, now)
     message = Inbound.from_event(event)
-    row = rt.live_session(key)
+    routes = live.by_account.get(account.name, ())
+    decision = None
+    row = rt.live_session(key, starting=True)
+    if row is None:
+        decision = route(None, message.text, routes)
+        if not isinstance(decision, Begin):
+            # no new session's insert will catch a session started elsewhere: read, in case the
+            # read was skipped for a contact this host has never seen
+            row = rt.live_session(key)
     if row is not None:
         step = rt.driver.resume(tx, row, message, now)
         if step.handled or not step.session.is_final:
             return rt.unit(tx, dedupe)
         # its deadline had passed and ended it: the message may start a flow, as a new conversation
-    decision = route(None, message.text, live.by_account.get(account.name, ()))
+        decision = None
+    if decision is None:
+        decision = route(None, message.text, routes)
     if isinstance(decision, Begin):
         target = live.flows[decision.flow.name]
         start = Start(key, target.revision, event.contact, message=message, session_id=rt.services.new_id(),

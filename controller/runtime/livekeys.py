@@ -6,7 +6,8 @@ starts. A key it has never seen has no live session that this host knows of. Ano
 the same state may still have started one: the store's unique index on live conversations then
 refuses the second session, the unit conflicts, the key joins the filter, and the input is built
 again after a real read. A wrong "absent" costs one rebuild, never a second live session; the
-host trusts it only on the event loop, where a build cannot call an HTTP API before that.
+host trusts it only for a message that would start a flow (so that an insert follows to catch a
+wrong answer), and only on the event loop, where a build cannot call an HTTP API before that.
 
 Keys of ended sessions stay in (a Bloom filter cannot forget): their next message reads the
 store, as every message would without the filter. Past its capacity the filter says "maybe" to

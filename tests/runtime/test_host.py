@@ -379,3 +379,18 @@ def test_sessions_live_at_start_are_known_without_a_rebuild(store):
     assert replies(store, "15550002") == ["Your name?"]
     assert after.rebuilds == 0
     after.close()
+
+
+def test_a_message_that_starts_no_flow_still_finds_the_session_another_process_started(store, tmp_path):
+    publish(store, flow_doc("ask", ASK, keywords=("hi",)))  # only "hi" starts it
+    mine = host(store)  # its filter has never seen the contact
+    other_store = SQLiteStore(tmp_path / "state.db")
+    other = host(other_store)
+    account = mine.flows.current.accounts["wa"]
+    asyncio.run(other.receive(account, [text("15550001", "hi", 0)]))
+    asyncio.run(mine.receive(account, [text("15550001", "Ana", 1)]))  # starts nothing: no insert to conflict
+    assert replies(store, "15550001") == ["Your name?", "Hello Ana", "Your name?"]
+    assert mine.rebuilds == 0
+    mine.close()
+    other.close()
+    other_store.close()
