@@ -158,7 +158,7 @@ class Service:
         if not isinstance(self.source, RemoteSource):
             tasks.append(asyncio.create_task(self._watch(stop), name="watch"))
         log.info("serving", source=self.ctx.settings.source_label, branch=self.branch, root=self.config.root,
-                 host=self.config.host, port=self.config.port)
+                 host=self.config.host, port=self.config.port, **http_stack())
         try:
             yield
         finally:
@@ -185,6 +185,15 @@ class Service:
                 self.loop.trigger("watch")
         except Exception as exc:  # watching is an optimisation: polling and the hook still work
             log.warning("file watching stopped", error=str(exc))
+
+
+def http_stack() -> dict[str, str]:
+    """What uvicorn serves on, with its HTTP implementation and loop left at "auto" (as `run` does):
+    its C parser and uvloop when installed (the `fast` extra), else h11 on asyncio."""
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    http = "httptools" if AutoHTTPProtocol.__name__ == "HttpToolsProtocol" else "h11"
+    return {"http": http, "loop": type(asyncio.get_running_loop()).__module__.partition(".")[0]}
 
 
 def run(config: ServeConfig) -> None:

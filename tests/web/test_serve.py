@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import importlib.util
+import json
 import signal
 
 import pytest
@@ -112,3 +114,13 @@ def test_killed_mid_reconcile_then_restarted_converges(repo, tmp_path, crash):
         status = server.status()
         assert {f["name"]: f["actualState"] for f in status["flows"]} == {"a": "published", "b": "published", "faq": "published"}
         assert all(ready(f)["status"] == "True" for f in status["flows"])
+
+
+def test_the_serving_line_names_the_http_stack_uvicorn_runs_on(repo):
+    """uvicorn takes its C parser and uvloop whenever they are installed (the `fast` extra, which CI
+    installs for a second pass): the log says which stack is serving."""
+    with Server(repo.path, env=SECRETS) as server:
+        serving = next(json.loads(line) for line in server.output().splitlines()
+                       if line.startswith("{") and '"serving"' in line)
+    assert serving["http"] == ("httptools" if importlib.util.find_spec("httptools") else "h11")
+    assert serving["loop"] == ("uvloop" if importlib.util.find_spec("uvloop") else "asyncio")
