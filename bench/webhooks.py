@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import hashlib
 import hmac
+import importlib.util
 import json
 import os
 import resource
@@ -63,6 +64,14 @@ spec:
 REPLIES = 1  # the flow answers each new contact once, then waits
 GIT_ENV = {**os.environ, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "b@example.com",
            "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "b@example.com"}
+
+
+def http_stack() -> str:
+    """What uvicorn runs both endpoints on: with http and loop left at "auto", as serve leaves them,
+    it takes httptools and uvloop whenever they are installed (`pip install -e '.[fast]'`)."""
+    parser = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    return f"{parser} on {loop}"
 
 
 def free_port() -> int:
@@ -407,6 +416,7 @@ def main() -> None:
         lost = sum(1 for c in contacts if got.get(c, 0) < REPLIES)
         repeated = sum(max(0, n - REPLIES) for n in got.values())
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} (shared with other work)")
+        print(f"http stack: uvicorn, {http_stack()}, for both endpoints")
         if loadgen == "wrk":
             print("load generator: wrk (bench/webhooks.lua), one connection per wrk thread, for both endpoints")
         else:
